@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The lifecycle on embedded defaults. Each stage is a real CLI command a user could type.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NIDS_DEMO=1
+step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+
+step "Configuration in effect"
+nids config show

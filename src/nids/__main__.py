@@ -1,0 +1,3 @@
+from nids.cli import run
+
+run()

@@ -1,0 +1,35 @@
+"""Shared fixtures: an isolated working directory and environment per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nids.settings import get_settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+ZEEK_008 = SHARED_DATA / "stratosphere-zeek" / "008-zeek-mixed.conn.log.labeled"
+ZEEK_010 = SHARED_DATA / "stratosphere-zeek" / "010-zeek-mixed.conn.log.labeled"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test inherits the developer's NIDS_/MLflow/AWS configuration."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith(("NIDS_", "MLFLOW_", "AWS_")):
+            monkeypatch.delenv(key, raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the test inside a fresh directory (embedded defaults write relative paths)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
