@@ -102,6 +102,12 @@ class PromotionRefusedError(RegistryError):
     exit_code = EXIT_REFUSED
 
 
+class ConcurrentUpdateError(RegistryError):
+    """Another process changed the registry state this operation was based on."""
+
+    exit_code = EXIT_LOCKED
+
+
 class LockHeldError(NidsError):
     """Another process holds the lock for this operation."""
 

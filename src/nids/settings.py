@@ -44,6 +44,24 @@ class Settings(BaseSettings):
     )
     experiment_name: str = Field("nids", description="MLflow experiment for training runs.")
     model_name: str = Field(DEFAULT_MODEL_NAME, description="Registered model name.")
+    registry_gate_margin: float = Field(
+        0.01,
+        ge=0,
+        description="Promotion gate: refuse a candidate worse than production by more than this.",
+    )
+    registry_audit_experiment: str = Field(
+        "nids-registry-audit",
+        description="MLflow experiment holding the audit history of promotions and rollbacks.",
+    )
+    registry_actor: str | None = Field(
+        None,
+        validation_alias=AliasChoices("NIDS_ACTOR", "NIDS_REGISTRY_ACTOR"),
+        description="Who is recorded in the registry audit history; defaults to $USER.",
+    )
+    registry_trust_on_first_use: bool = Field(
+        True,
+        description="Loading a version registered outside nids records its manifest instead of refusing.",
+    )
 
     # --- data ------------------------------------------------------------------
     s3_endpoint_url: str | None = Field(
