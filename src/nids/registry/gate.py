@@ -51,15 +51,11 @@ def evaluate(scorer: Any, df: pd.DataFrame, *, k: int) -> dict[str, float]:
     """Gate figures of one scorer on ``df`` (training's evaluation plus the alert rate)."""
     from nids.training.evaluate import evaluate_scorer
 
-    figures = {
+    return {
         key: float(value)
         for key, value in evaluate_scorer(scorer, df, k=k).items()
         if isinstance(value, int | float) and not isinstance(value, bool)
     }
-    if "alert_rate" not in figures:
-        frame = scorer.predict_frame(df, explain="none")
-        figures["alert_rate"] = float(frame["is_alert"].mean()) if len(frame) else 0.0
-    return figures
 
 
 def decide(

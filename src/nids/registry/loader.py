@@ -116,6 +116,17 @@ def _checked_version(settings: Settings, client: MlflowClient, mv: ModelVersion)
     return client.get_model_version(mv.name, mv.version)
 
 
+def split_ref(ref: str, default_name: str) -> tuple[str, str]:
+    """``NAME/VERSION`` or ``VERSION`` (number, semver, alias, stage) -> (name, version ref)."""
+    name, sep, version = ref.rpartition("/")
+    return (name, version) if sep and name else (default_name, ref)
+
+
+def verify_ref(settings: Settings, ref: str) -> rv.VersionInfo:
+    """:func:`verify_version` for ``NAME/VERSION`` or ``VERSION`` of the default model."""
+    return verify_version(settings, *split_ref(ref, settings.model_name))
+
+
 def verify_version(settings: Settings, name: str, ref: str) -> rv.VersionInfo:
     """Download a version and check every artefact against its manifest."""
     client = configure_mlflow(settings)
