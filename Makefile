@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: venv demo test lint fmt typecheck unit integration serve bench clean notebooks lock
+.PHONY: venv demo test lint fmt typecheck unit integration serve bench clean notebooks lock tools
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,12 +16,26 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+# Infrastructure scanners that cannot live in the app's venv: checkov pins boto3/packaging
+# versions that break s3fs, so it gets its own venv (tests/infra run it with --skip-download).
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := .tools/checkov
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
+## make tools: install the infrastructure scanners (checkov) in their own venv under .tools/.
+tools: $(CHECKOV_STAMP)
+
 ## make demo: set up and run the whole lifecycle on embedded defaults (SQLite MLflow, local files).
 demo: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 ## make test: set up and run lint, type checks and the whole test suite (integration and slow included).
-test: venv
+test: venv tools
 	$(BIN)/ruff check src tests benchmarks models
 	$(BIN)/ruff format --check src tests benchmarks models
 	$(BIN)/mypy
