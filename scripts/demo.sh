@@ -7,3 +7,6 @@ step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 
 step "Configuration in effect"
 nids config show
+
+step "Generate a week of synthetic enterprise traffic with labelled attacks (docs/generator.md)"
+nids generate --out data/netflow.parquet --flows 200000 --days 7 --attack-share 0.03 --seed 7
