@@ -12,4 +12,4 @@ step "Generate a week of synthetic enterprise traffic with labelled attacks (doc
 nids generate --out data/netflow.parquet --flows 200000 --days 7 --attack-share 0.03 --seed 7
 
 step "Kubernetes: the ab overlay puts nids-v1 (8 replicas) and nids-v2 (2) behind nids-service (docs/operations.md)"
-kubectl kustomize infra/k8s/overlays/ab | grep -E '^  name: nids-(v1|v2|service)$|^  replicas: |value: models:/'
+kubectl kustomize infra/k8s/overlays/ab | grep -E '^  name: (mlflow|nids-service|nids-v1|nids-v2)$|^  replicas: |nids-isoforest/[0-9]+$'
