@@ -97,6 +97,14 @@ def test_every_attack_type_has_its_share(share: float) -> None:
         assert abs(observed[name] - expected) <= 0.01, name
 
 
+def test_every_attack_type_appears_early_and_late(flows: pd.DataFrame) -> None:
+    # A temporal train/test split must see every attack type on both sides.
+    cut = DEFAULT_START + timedelta(days=7 * 0.7)
+    early, late = flows[flows["ts"] < cut], flows[flows["ts"] >= cut]
+    assert set(early["attack_type"].dropna()) == set(ATTACK_TYPES)
+    assert set(late["attack_type"].dropna()) == set(ATTACK_TYPES)
+
+
 def test_no_attacks_when_share_is_zero() -> None:
     df = generate_flows(2_000, days=1, attack_share=0.0, seed=1)
     assert set(df["label"]) == {"benign"}

@@ -2,7 +2,9 @@
 
 The malicious share of all flows is split across the attack types by
 :data:`ATTACK_SPLIT`; each type's flows are cut into campaigns (one attacker /
-victim pair each) of a typical size, placed at random in the time window.
+victim pair each) of a typical size, at least :data:`MIN_CAMPAIGNS` when there are
+flows enough; a type's k campaigns start in the k successive k-ths of the time span
+(at a random moment in each), so every part of the span sees every attack type.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ ATTACK_SPLIT: dict[str, float] = {
     "c2_beaconing": 0.10,
     "dns_tunnelling": 0.17,
 }
+MIN_CAMPAIGNS = 4
 US = 1_000_000
 HOUR = 3600 * US
 DAY = 24 * HOUR
@@ -63,6 +66,11 @@ class Window:
 
     start: int
     end: int
+
+    def slot(self, i: int, k: int) -> Window:
+        """The ``i``-th of ``k`` equal parts: campaigns of one type spread over the span."""
+        width = (self.end - self.start) // k
+        return Window(self.start + i * width, self.start + (i + 1) * width)
 
     def place(self, rng: np.random.Generator, length: int) -> int:
         """Random start of a campaign lasting ``length`` µs (clipped to the window)."""
@@ -89,7 +97,9 @@ def campaign_sizes(rng: np.random.Generator, n: int, typical: int, minimum: int)
     """Cut ``n`` flows into campaigns of about ``typical`` flows, none below ``minimum``."""
     if n <= 0:
         return []
-    k = max(1, min(round(n / typical), n // max(1, minimum)))
+    # At least a few campaigns when there are flows enough, so that every period of
+    # the span (e.g. a temporal test split) sees each attack type.
+    k = max(1, min(max(round(n / typical), MIN_CAMPAIGNS), n // max(1, minimum)))
     extra = rng.multinomial(n - k * min(minimum, n // k), rng.dirichlet(np.full(k, 4.0)))
     return [int(e) + min(minimum, n // k) for e in extra]
 
@@ -305,7 +315,8 @@ def generate_attacks(
     for name, count in allocate(n, ATTACK_SPLIT).items():
         func, typical, minimum = CAMPAIGNS[name]
         code = ATTACK_TYPES.index(name)
+        sizes = campaign_sizes(rng, count, typical, minimum)
         blocks.extend(
-            func(rng, size, net, win, code) for size in campaign_sizes(rng, count, typical, minimum)
+            func(rng, size, net, win.slot(i, len(sizes)), code) for i, size in enumerate(sizes)
         )
     return blocks

@@ -57,7 +57,7 @@ def write_table(table: pa.Table, out: str, s3_endpoint_url: str | None = None) -
         try:
             with fsspec.open(out, "wb", **options) as fh:
                 pq.write_table(table, fh)
-        except OSError as exc:
+        except Exception as exc:  # botocore/s3fs errors do not share a base class
             raise ServiceUnavailableError(f"cannot write {out}: {exc}") from exc
         return
     path = Path(out)
