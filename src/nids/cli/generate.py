@@ -21,10 +21,12 @@ def generate(
     attack_share: float = typer.Option(
         0.05, "--attack-share", help="Share of malicious flows (0-1)."
     ),
-    seed: int | None = typer.Option(None, "--seed", help="Random seed [default: NIDS_SEED]."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Random seed (default: the NIDS_SEED setting)."
+    ),
     drift: str | None = typer.Option(None, "--drift", help="Drift scenario (see --list-drift)."),
     start: str | None = typer.Option(
-        None, "--start", help="ISO start date/time, UTC [default: 2025-11-03, a Monday]."
+        None, "--start", help="ISO start date/time, UTC (default: 2025-11-03, a Monday)."
     ),
     home_cidr: str = typer.Option(
         "10.0.0.0/16", "--home-cidr", help="IPv4 network of the simulated site (/20 or larger)."

@@ -105,6 +105,16 @@ def test_every_attack_type_appears_early_and_late(flows: pd.DataFrame) -> None:
     assert set(late["attack_type"].dropna()) == set(ATTACK_TYPES)
 
 
+def test_campaigns_longer_than_a_short_span_are_squeezed_not_clipped() -> None:
+    df = generate_flows(20_000, days=0.01, attack_share=0.3, seed=1)  # 14.4 minutes
+    assert df["ts"].max() < DEFAULT_START + timedelta(days=0.01)
+    assert df["ts"].value_counts().max() <= 5  # no pile-up at the window's edge
+    beacons = _attack(df, "c2_beaconing")
+    for _, group in beacons.groupby(["src_ip", "dst_ip"]):
+        gaps = group["ts"].diff().dt.total_seconds().dropna()
+        assert gaps.std() / gaps.mean() < 0.2
+
+
 def test_no_attacks_when_share_is_zero() -> None:
     df = generate_flows(2_000, days=1, attack_share=0.0, seed=1)
     assert set(df["label"]) == {"benign"}

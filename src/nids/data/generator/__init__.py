@@ -121,8 +121,6 @@ def generate_table(
     window = Window(int(start.timestamp() * _US), int((start.timestamp() + days * 86400) * _US))
     blocks += generate_attacks(np.random.default_rng(attack_seq), n_attack, net, window)
     flows = FlowBlock.concat(blocks)
-    # Campaigns that run past the end are cut at the window's edge.
-    np.clip(flows.ts, window.start, window.end - 1, out=flows.ts)
     flows = flows.take(np.argsort(flows.ts, kind="stable"))
     report("frame and community ids")
     return to_table(flows, ATTACK_TYPES)

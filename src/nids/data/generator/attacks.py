@@ -72,6 +72,24 @@ class Window:
         width = (self.end - self.start) // k
         return Window(self.start + i * width, self.start + (i + 1) * width)
 
+    def fit(self, block: FlowBlock) -> FlowBlock:
+        """Move a campaign that runs past the end back inside; squeeze it if too long.
+
+        Shifting and uniform squeezing keep the campaign's rhythm (a beacon stays
+        periodic), unlike clipping, which would pile flows up at the end.
+        """
+        first, last = int(block.ts.min()), int(block.ts.max())
+        if last < self.end:
+            return block
+        length = self.end - 1 - self.start
+        if last - first > length:
+            block.ts = self.start + ((block.ts - first) * (length / (last - first))).astype(
+                np.int64
+            )
+        else:
+            block.ts = block.ts - (last - (self.end - 1))
+        return block
+
     def place(self, rng: np.random.Generator, length: int) -> int:
         """Random start of a campaign lasting ``length`` µs (clipped to the window)."""
         slack = max(0, self.end - self.start - length)
@@ -316,7 +334,7 @@ def generate_attacks(
         func, typical, minimum = CAMPAIGNS[name]
         code = ATTACK_TYPES.index(name)
         sizes = campaign_sizes(rng, count, typical, minimum)
-        blocks.extend(
-            func(rng, size, net, win.slot(i, len(sizes)), code) for i, size in enumerate(sizes)
-        )
+        for i, size in enumerate(sizes):
+            slot = win.slot(i, len(sizes))
+            blocks.append(slot.fit(func(rng, size, net, slot, code)))
     return blocks
