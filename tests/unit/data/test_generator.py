@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nids.data.community_id import community_id
 from nids.data.generator import (
@@ -19,6 +21,7 @@ from nids.data.generator import (
     generate_flows,
 )
 from nids.data.generator.attacks import allocate, campaign_sizes
+from nids.data.generator.drift import MAX_ATTACK_SHARE
 from nids.data.schema import ACK, COLUMNS, FIN, RST, SYN
 from nids.errors import ConfigError
 
@@ -269,6 +272,7 @@ def test_custom_start_and_home_network() -> None:
     [
         {"n_flows": 0},
         {"n_flows": 10, "days": 0},
+        {"n_flows": 10, "days": 1e-6},
         {"n_flows": 10, "attack_share": 1.5},
         {"n_flows": 10, "drift": "nope"},
         {"n_flows": 10, "home_cidr": "10.0.0.0/24"},
@@ -288,3 +292,25 @@ def test_scenarios_are_described() -> None:
     for name, func in DRIFT_SCENARIOS.items():
         assert func.__doc__
         assert len(described[name]) > 40
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 3_000),
+    days=st.floats(0.001, 30.0),
+    share=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+    drift=st.sampled_from([None, *DRIFT_SCENARIOS]),
+)
+def test_any_valid_arguments_give_a_consistent_frame(
+    n: int, days: float, share: float, seed: int, drift: str | None
+) -> None:
+    df = generate_flows(n, days=days, attack_share=share, seed=seed, drift=drift)
+    assert len(df) == n and list(df.columns) == COLUMNS
+    assert df["ts"].is_monotonic_increasing
+    assert df["ts"].iloc[0] >= DEFAULT_START
+    assert df["ts"].iloc[-1] < DEFAULT_START + timedelta(days=days)
+    surged = max(share, min(MAX_ATTACK_SHARE, 5 * share))
+    expected = surged if drift == "attack_surge" else share
+    assert (df["label"] == "malicious").sum() == round(expected * n)
+    assert df["attack_type"].isna().eq(df["label"] == "benign").all()

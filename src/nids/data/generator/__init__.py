@@ -43,8 +43,8 @@ _US = 1_000_000
 def _check(n_flows: int, days: float, attack_share: float, drift: str | None) -> None:
     if n_flows < 1:
         raise ConfigError(f"flows must be at least 1, got {n_flows}")
-    if not days > 0:
-        raise ConfigError(f"days must be positive, got {days}")
+    if not days * 86400 >= 1:
+        raise ConfigError(f"days must cover at least one second, got {days}")
     if not 0.0 <= attack_share <= 1.0:
         raise ConfigError(f"attack share must be between 0 and 1, got {attack_share}")
     if drift is not None and drift not in DRIFT_SCENARIOS:

@@ -79,9 +79,11 @@ def diurnal_shift(s: Scenario) -> Scenario:
 def attack_surge(s: Scenario) -> Scenario:
     """An attack wave: the malicious share is five times the requested one (at most 50 %).
 
-    Benign traffic is unchanged; every attack type keeps its share of the attacks.
+    A requested share above 50 % is kept as it is. Benign traffic is unchanged; every
+    attack type keeps its share of the attacks.
     """
-    return replace(s, attack_share=min(MAX_ATTACK_SHARE, 5 * s.attack_share))
+    surged = min(MAX_ATTACK_SHARE, 5 * s.attack_share)
+    return replace(s, attack_share=max(s.attack_share, surged))
 
 
 #: Scenario name -> function applying it (see each function's docstring).
