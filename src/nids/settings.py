@@ -151,6 +151,17 @@ class Settings(BaseSettings):
     drift_psi_threshold: float = Field(
         0.1, ge=0, description="Minimum PSI for a significant feature to count as drifted."
     )
+    drift_wasserstein_threshold: float = Field(
+        0.1,
+        ge=0,
+        description="Alternative effect size: minimum Wasserstein distance in reference std units.",
+    )
+    monitor_window_h: float = Field(
+        24.0, gt=0, description="`monitor run`: hours of prediction log checked per cycle."
+    )
+    monitor_report_dir: Path = Field(
+        Path("reports/monitoring"), description="`monitor run`: where drift reports are written."
+    )
     feedback_db_url: str = Field(
         "sqlite:///mlruns/feedback.db", description="SQLAlchemy URL of the feedback store."
     )
