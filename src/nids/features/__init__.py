@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from nids.features.context import HostContextState
     from nids.features.explain import describe_feature
     from nids.features.transformer import (
         ALL_GROUPS,
@@ -31,6 +32,7 @@ _EXPORTS = {
     "FEATURE_GROUPS": "nids.features.transformer",
     "ALL_GROUPS": "nids.features.transformer",
     "describe_feature": "nids.features.explain",
+    "HostContextState": "nids.features.context",
 }
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "FEATURE_GROUPS",
     "FEATURE_SET_VERSION",
     "FlowFeatureTransformer",
+    "HostContextState",
     "build_feature_transformer",
     "describe_feature",
 ]

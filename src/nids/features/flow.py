@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from nids.data.schema import ACK, FIN, RST, SYN
-from nids.features.columns import epoch_seconds, numeric, tcp_flags, text
+from nids.features.columns import FlowView
 from nids.features.network import EXTERNAL, INBOUND, INTERNAL, OUTBOUND, Network
 
 Columns = dict[str, np.ndarray]
@@ -32,10 +31,10 @@ def _log(x: np.ndarray) -> np.ndarray:
     return np.log1p(np.maximum(x, 0.0))
 
 
-def volume_features(df: pd.DataFrame) -> Columns:
+def volume_features(v: FlowView) -> Columns:
     """Log-scaled volumes, bytes per packet and the in/out asymmetry."""
-    sb, db = numeric(df, "src_bytes"), numeric(df, "dst_bytes")
-    sp, dp = numeric(df, "src_pkts"), numeric(df, "dst_pkts")
+    sb, db = v.numeric("src_bytes"), v.numeric("dst_bytes")
+    sp, dp = v.numeric("src_pkts"), v.numeric("dst_pkts")
     return {
         "log_src_bytes": _log(sb),
         "log_dst_bytes": _log(db),
@@ -49,12 +48,12 @@ def volume_features(df: pd.DataFrame) -> Columns:
     }
 
 
-def rate_features(df: pd.DataFrame) -> Columns:
+def rate_features(v: FlowView) -> Columns:
     """Duration and rates over it (a floor of 1 ms keeps instant flows finite)."""
-    dur = numeric(df, "duration")
+    dur = v.numeric("duration")
     span = np.maximum(dur, 1e-3)
-    total_bytes = numeric(df, "src_bytes") + numeric(df, "dst_bytes")
-    total_pkts = numeric(df, "src_pkts") + numeric(df, "dst_pkts")
+    total_bytes = v.numeric("src_bytes") + v.numeric("dst_bytes")
+    total_pkts = v.numeric("src_pkts") + v.numeric("dst_pkts")
     return {
         "log_duration": _log(dur),
         "log_bytes_per_s": _log(total_bytes / span),
@@ -62,12 +61,11 @@ def rate_features(df: pd.DataFrame) -> Columns:
     }
 
 
-def port_features(df: pd.DataFrame) -> Columns:
+def port_features(v: FlowView) -> Columns:
     """IANA port classes of the responder port, and whether the originator used a low port."""
-    dport = numeric(df, "dst_port")
-    sport = numeric(df, "src_port")
-    proto = text(df, "proto")
-    ported = np.isin(proto, ["tcp", "udp", "sctp"])
+    dport = v.numeric("dst_port")
+    sport = v.numeric("src_port")
+    ported = v.isin("proto", ["tcp", "udp", "sctp"])
     return {
         "dst_port_well_known": (ported & (dport <= WELL_KNOWN_MAX)).astype(np.float64),
         "dst_port_registered": (
@@ -82,23 +80,21 @@ def port_features(df: pd.DataFrame) -> Columns:
 _SERVICES = ("dns", "http", "ssl", "ssh")
 
 
-def service_features(df: pd.DataFrame) -> Columns:
+def service_features(v: FlowView) -> Columns:
     """Application protocol recognised by the sensor (null = none recognised)."""
-    service = text(df, "service")
-    codes, uniques = pd.factorize(service)
-    out: Columns = {"service_known": (service != "").astype(np.float64)}
+    codes, uniques = v.factorized("service")
+    out: Columns = {"service_known": (uniques != "").astype(np.float64)[codes]}
     for name in _SERVICES:
         # Zeek reports multi-detections comma-separated ("ssl,http"); decide per distinct value.
-        hit = np.array([name in str(u).split(",") for u in uniques] + [False], dtype=np.float64)
-        out[f"service_{name}"] = hit[np.where(codes < 0, len(uniques), codes)]
+        hit = np.array([name in str(u).split(",") for u in uniques], dtype=np.float64)
+        out[f"service_{name}"] = hit[codes]
     return out
 
 
-def protocol_features(df: pd.DataFrame) -> Columns:
+def protocol_features(v: FlowView) -> Columns:
     """One-hot transport protocol."""
-    proto = text(df, "proto")
-    icmp = np.isin(proto, ["icmp", "ipv6-icmp"])
-    tcp, udp = proto == "tcp", proto == "udp"
+    icmp = v.isin("proto", ["icmp", "ipv6-icmp"])
+    tcp, udp = v.equals("proto", "tcp"), v.equals("proto", "udp")
     return {
         "proto_tcp": tcp.astype(np.float64),
         "proto_udp": udp.astype(np.float64),
@@ -107,28 +103,29 @@ def protocol_features(df: pd.DataFrame) -> Columns:
     }
 
 
-def state_masks(df: pd.DataFrame) -> dict[str, np.ndarray]:
+def state_masks(v: FlowView) -> dict[str, np.ndarray]:
     """Boolean connection-outcome masks from ``conn_state``, else from TCP flags/packets.
 
     Zeek's state is used when present; for sources without it (NetFlow) the
     cumulative TCP flags and the responder's packet count give the same facts.
     """
-    state = text(df, "conn_state")
-    flags, flags_known = tcp_flags(df)
-    proto = text(df, "proto")
-    dpkts = numeric(df, "dst_pkts")
-    tcp = proto == "tcp"
-    has_state = state != ""
+    state_codes, states = v.factorized("conn_state")
+    flags, flags_known = v.tcp_flags
+    dpkts = v.numeric("dst_pkts")
+    tcp = v.equals("proto", "tcp")
+    has_state = (states != "")[state_codes]
     derive = ~has_state & flags_known & tcp
     syn, ack = (flags & SYN) > 0, (flags & ACK) > 0
     rst, fin = (flags & RST) > 0, (flags & FIN) > 0
     no_reply = dpkts <= 0
-    half_open = np.isin(state, list(_HALF_OPEN)) | (derive & syn & ~ack & no_reply)
+    half_open = v.isin("conn_state", list(_HALF_OPEN)) | (derive & syn & ~ack & no_reply)
     # A SYN answered only by RST(+ACK): the port is closed.
-    rejected = (state == "rej") | (derive & syn & rst & ~fin & (dpkts <= 1))
-    established = np.isin(state, list(_ESTABLISHED)) | (derive & syn & ack & ~no_reply & ~rejected)
-    reset = np.isin(state, list(_RESET)) | (derive & rst & ~rejected)
-    midstream = np.isin(state, list(_MIDSTREAM)) | (derive & ~syn & ack)
+    rejected = v.equals("conn_state", "rej") | (derive & syn & rst & ~fin & (dpkts <= 1))
+    established = v.isin("conn_state", list(_ESTABLISHED)) | (
+        derive & syn & ack & ~no_reply & ~rejected
+    )
+    reset = v.isin("conn_state", list(_RESET)) | (derive & rst & ~rejected)
+    midstream = v.isin("conn_state", list(_MIDSTREAM)) | (derive & ~syn & ack)
     return {
         "half_open": half_open,
         "rejected": rejected,
@@ -136,7 +133,7 @@ def state_masks(df: pd.DataFrame) -> dict[str, np.ndarray]:
         "established": established,
         "reset": reset,
         "midstream": midstream,
-        "completed": (state == "sf") | (derive & syn & ack & fin & ~rst & ~no_reply),
+        "completed": v.equals("conn_state", "sf") | (derive & syn & ack & fin & ~rst & ~no_reply),
     }
 
 
@@ -160,9 +157,9 @@ def direction_features(directions: np.ndarray) -> Columns:
     }
 
 
-def time_features(df: pd.DataFrame) -> Columns:
+def time_features(v: FlowView) -> Columns:
     """Hour of day (UTC) on the unit circle, so 23:59 is next to 00:00."""
-    seconds = epoch_seconds(df)
+    seconds = v.epoch_seconds
     angle = 2.0 * np.pi * (np.mod(seconds, 86400.0) / 86400.0)
     return {"hour_sin": np.sin(angle), "hour_cos": np.cos(angle)}
 

@@ -10,6 +10,7 @@ is what a scan or an exploitation attempt looks like, while the same volumes
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Sequence
 
 import numpy as np
@@ -40,22 +41,118 @@ def parse_networks(cidrs: Sequence[str]) -> list[Network]:
 def in_networks(addresses: np.ndarray, nets: Sequence[Network]) -> np.ndarray:
     """Boolean mask: which addresses fall inside any of ``nets`` (unparsable -> False)."""
     codes, uniques = pd.factorize(pd.Series(addresses, dtype=object), use_na_sentinel=True)
-    member = np.zeros(len(uniques) + 1, dtype=bool)  # last slot: null address
-    for i, text in enumerate(uniques):
-        try:
-            addr = ipaddress.ip_address(str(text).strip())
-        except ValueError:
-            continue
-        member[i] = any(addr.version == net.version and addr in net for net in nets)
+    member = np.append(member_of(np.asarray(uniques, dtype=object), nets), False)
     return member[np.where(codes < 0, len(uniques), codes)]
 
 
-def direction_codes(src_ip: np.ndarray, dst_ip: np.ndarray, nets: Sequence[Network]) -> np.ndarray:
-    """Per flow: INBOUND, OUTBOUND, INTERNAL or EXTERNAL (int8)."""
-    src_home = in_networks(src_ip, nets)
-    dst_home = in_networks(dst_ip, nets)
-    out = np.full(len(src_ip), EXTERNAL, dtype=np.int8)
+def member_of(uniques: np.ndarray, nets: Sequence[Network]) -> np.ndarray:
+    """Membership of distinct address strings in ``nets``."""
+    if not len(uniques) or not nets:
+        return np.zeros(len(uniques), dtype=bool)
+    return _member(uniques, nets)
+
+
+def _member(uniques: np.ndarray, nets: Sequence[Network]) -> np.ndarray:
+    """Membership of distinct address strings (C-level parsing, ~0.5 µs an address)."""
+    v4 = [(int(n.network_address), int(n.netmask)) for n in nets if n.version == 4]
+    v6 = [(int(n.network_address), int(n.netmask)) for n in nets if n.version == 6]
+    out = np.zeros(len(uniques), dtype=bool)
+    for i, text in enumerate(uniques):
+        value, version = _parse(str(text))
+        if version == 4:
+            out[i] = any(value & mask == net for net, mask in v4)
+        elif version == 6:
+            out[i] = any(value & mask == net for net, mask in v6)
+    return out
+
+
+def _parse(text: str) -> tuple[int, int]:
+    """(address as int, IP version), version 0 when the text is not an address."""
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big"), 4
+    except OSError:
+        pass
+    try:
+        return int.from_bytes(
+            socket.inet_pton(socket.AF_INET6, text.split("%", maxsplit=1)[0]), "big"
+        ), 6
+    except OSError:
+        return 0, 0
+
+
+def direction_codes(
+    src: tuple[np.ndarray, np.ndarray], dst: tuple[np.ndarray, np.ndarray], nets: Sequence[Network]
+) -> np.ndarray:
+    """Per flow: INBOUND, OUTBOUND, INTERNAL or EXTERNAL (int8).
+
+    ``src``/``dst`` are factorised addresses (codes, uniques), see ``FlowView.factorized``.
+    """
+    src_home = member_of(src[1], nets)[src[0]]
+    dst_home = member_of(dst[1], nets)[dst[0]]
+    out = np.full(len(src_home), EXTERNAL, dtype=np.int8)
     out[~src_home & dst_home] = INBOUND
     out[src_home & ~dst_home] = OUTBOUND
     out[src_home & dst_home] = INTERNAL
     return out
+
+
+def home_coverage(src_ip: np.ndarray, dst_ip: np.ndarray, nets: Sequence[Network]) -> float:
+    """Share of flows with at least one endpoint inside ``nets``."""
+    if len(src_ip) == 0:
+        return 0.0
+    return float((in_networks(src_ip, nets) | in_networks(dst_ip, nets)).mean())
+
+
+def infer_home_networks(
+    src_ip: np.ndarray,
+    dst_ip: np.ndarray,
+    *,
+    coverage: float = 0.9,
+    max_networks: int = 256,
+    prefix_v4: int = 16,
+    prefix_v6: int = 48,
+) -> list[str]:
+    """The fewest busiest address blocks that take part in ``coverage`` of the flows.
+
+    A sensor sees the traffic of the network it monitors, so the monitored hosts are
+    the addresses present in (nearly) every flow. Addresses are grouped into the
+    blocks a site is typically allocated (IPv4 /16, IPv6 /48) because hosts are
+    renumbered inside their site (DHCP): a single /32 would turn the same workstation
+    into an "external" host the day its lease changes. Used when the configured home
+    networks match little of the training traffic.
+    """
+    n = len(src_ip)
+    if n == 0:
+        return []
+    both = pd.Series(np.concatenate([src_ip, dst_ip]), dtype=object)
+    addr_codes, addresses = pd.factorize(both, use_na_sentinel=True)
+    blocks = np.array([_block(str(a), prefix_v4, prefix_v6) for a in addresses], dtype=object)
+    block_of_addr, uniques = pd.factorize(pd.Series(blocks, dtype=object), use_na_sentinel=True)
+    none = len(uniques)
+    block_of_addr = np.append(np.where(block_of_addr < 0, none, block_of_addr), none)
+    codes = block_of_addr[np.where(addr_codes < 0, len(addresses), addr_codes)]
+    src_b, dst_b = codes[:n], codes[n:]
+    # A flow counts once for a block even when both ends are inside it.
+    counts = np.bincount(src_b, minlength=none + 1) + np.bincount(
+        dst_b[dst_b != src_b], minlength=none + 1
+    )
+    counts[none] = 0
+    ranking = np.argsort(-counts[:none], kind="stable")  # busiest first
+    rank_of = np.full(none + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    rank_of[ranking] = np.arange(none)
+    # A flow is covered by the top-k set iff its better-ranked endpoint is below k.
+    best = np.minimum(rank_of[src_b], rank_of[dst_b])
+    covered = np.bincount(best[best < none], minlength=none).cumsum() / n
+    if not len(covered):
+        return []
+    k = min(int(np.searchsorted(covered, coverage) + 1), max_networks, none)
+    return [str(uniques[i]) for i in ranking[:k]]
+
+
+def _block(text: str, prefix_v4: int, prefix_v6: int) -> str | None:
+    try:
+        addr = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    prefix = prefix_v4 if addr.version == 4 else prefix_v6
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))

@@ -10,27 +10,41 @@ never seen. Tables are plain sorted numpy arrays (fast lookup, safe to serialise
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from nids.data.schema import proto_number
 
 _UNKNOWN_PROTO = 255
 
 
-def port_keys(proto: np.ndarray, dst_port: np.ndarray, directions: np.ndarray) -> np.ndarray:
-    """int64 key per flow combining direction, protocol number and responder port."""
-    codes, uniques = pd.factorize(pd.Series(proto, dtype=object))
-    numbers = np.array([_proto_code(str(u)) for u in uniques] + [_UNKNOWN_PROTO], dtype=np.int64)
-    pnum = numbers[np.where(codes < 0, len(uniques), codes)]
+def port_keys(
+    proto: tuple[np.ndarray, np.ndarray], dst_port: np.ndarray, directions: np.ndarray
+) -> np.ndarray:
+    """int64 key per flow combining direction, protocol number and responder port.
+
+    ``proto`` is factorised (codes, uniques), see ``FlowView.factorized``.
+    """
+    codes, uniques = proto
+    pnum = np.array([_proto_code(str(u)) for u in uniques], dtype=np.int64)[codes]
     port = np.clip(dst_port, 0, 65535).astype(np.int64)
     return (directions.astype(np.int64) << 32) | (pnum << 16) | port
 
 
-def service_keys(service: np.ndarray, directions: np.ndarray) -> np.ndarray:
-    """Unicode array of "direction|service" keys ("" service = none recognised)."""
-    return np.char.add(
-        np.char.add(directions.astype(np.int64).astype(str), "|"), service.astype(str)
+def service_keys(
+    service: tuple[np.ndarray, np.ndarray], directions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct "direction|service" keys ("" = none recognised) and each flow's index.
+
+    Built per distinct (direction, service) combination, so lookups cost as much as
+    the distinct combinations, not the flows.
+    """
+    codes, uniques = service
+    names = [str(u) for u in uniques]
+    combo = directions.astype(np.int64) * (len(names)) + codes
+    combos, inverse = np.unique(combo, return_inverse=True)
+    text = np.array(
+        [f"{c // len(names)}|{names[c % len(names)]}" for c in combos.tolist()], dtype=str
     )
+    return text, inverse
 
 
 def _proto_code(proto: str) -> int:

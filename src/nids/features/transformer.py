@@ -11,13 +11,19 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from nids.errors import ConfigError, EmptyDataError, SchemaError
 from nids.features import flow
-from nids.features.columns import check_columns, numeric, text
-from nids.features.network import direction_codes, parse_networks
+from nids.features.columns import FlowView, check_columns
+from nids.features.context import CONTEXT_FEATURES, HostContextState
+from nids.features.network import (
+    direction_codes,
+    home_coverage,
+    infer_home_networks,
+    parse_networks,
+)
 from nids.features.rarity import fit_counts, port_keys, rarity, service_keys
 
 #: Bump whenever a feature's definition, name or order changes (logged as a tag; the
 #: registry derives semantic versions from it).
-FEATURE_SET_VERSION = "1.0.0"
+FEATURE_SET_VERSION = "1.1.0"
 
 #: Feature groups in matrix order; each is the unit of an ablation.
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -47,8 +53,13 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "direction": ("dir_inbound", "dir_outbound", "dir_internal", "dir_external"),
     "time": ("hour_sin", "hour_cos"),
     "rarity": ("port_rarity", "service_rarity"),
+    "context": CONTEXT_FEATURES,
 }
 ALL_GROUPS: tuple[str, ...] = tuple(FEATURE_GROUPS)
+
+#: Below this share of training flows touching the configured home networks, the
+#: transformer infers the monitored hosts from the traffic (``infer_home_networks``).
+MIN_HOME_COVERAGE = 0.5
 
 
 def resolve_groups(groups: Iterable[str] | None) -> tuple[str, ...]:
@@ -78,9 +89,23 @@ class FlowFeatureTransformer(TransformerMixin, BaseEstimator):
         self,
         home_networks: Sequence[str] = (),
         groups: Sequence[str] | None = None,
+        window_s: float = 60.0,
+        ring_size: int = 64,
+        max_hosts: int = 16_384,
+        max_pairs: int = 65_536,
+        pair_ttl_s: float = 3600.0,
+        infer_home_networks: bool = True,
+        home_prefix_v4: int = 16,
     ) -> None:
         self.home_networks = home_networks
         self.groups = groups
+        self.window_s = window_s
+        self.ring_size = ring_size
+        self.max_hosts = max_hosts
+        self.max_pairs = max_pairs
+        self.pair_ttl_s = pair_ttl_s
+        self.infer_home_networks = infer_home_networks
+        self.home_prefix_v4 = home_prefix_v4
 
     # -- sklearn API -----------------------------------------------------------
     def fit(self, flows: pd.DataFrame, y: Any = None) -> FlowFeatureTransformer:
@@ -89,62 +114,131 @@ class FlowFeatureTransformer(TransformerMixin, BaseEstimator):
         if len(df) == 0:
             raise EmptyDataError("cannot fit features on an empty flow frame")
         groups = resolve_groups(self.groups)
-        nets = parse_networks(self.home_networks)
-        directions = direction_codes(text(df, "src_ip"), text(df, "dst_ip"), nets)
-        pkeys = port_keys(text(df, "proto"), numeric(df, "dst_port"), directions)
+        v = FlowView(df)
+        src, dst = v.text("src_ip"), v.text("dst_ip")
+        self.home_networks_ = list(self.home_networks)
+        self.home_networks_inferred_ = False
+        # Configured home networks that touch under half the traffic cannot be this
+        # sensor's: learn the monitored hosts from the traffic instead.
+        if (
+            self.infer_home_networks
+            and home_coverage(src, dst, parse_networks(self.home_networks)) < MIN_HOME_COVERAGE
+        ):
+            inferred = infer_home_networks(src, dst, prefix_v4=self.home_prefix_v4)
+            if inferred:
+                self.home_networks_ = inferred
+                self.home_networks_inferred_ = True
+        nets = parse_networks(self.home_networks_)
+        directions = direction_codes(v.factorized("src_ip"), v.factorized("dst_ip"), nets)
+        pkeys = port_keys(v.factorized("proto"), v.numeric("dst_port"), directions)
         self.port_table_keys_, self.port_table_counts_ = fit_counts(pkeys)
-        skeys = service_keys(text(df, "service"), directions)
-        self.service_table_keys_, self.service_table_counts_ = fit_counts(skeys)
+        skeys, inverse = service_keys(v.factorized("service"), directions)
+        counts = np.bincount(inverse, minlength=len(skeys)).astype(np.float64)
+        order = np.argsort(skeys)  # lookups binary-search the keys
+        self.service_table_keys_ = skeys[order]
+        self.service_table_counts_ = counts[order]
         self.groups_ = list(groups)
         self.feature_names_ = [name for g in groups for name in FEATURE_GROUPS[g]]
         self.n_features_out_ = len(self.feature_names_)
         return self
 
-    def transform(self, flows: pd.DataFrame, state: Any = None) -> np.ndarray:
-        """Feature matrix (n, k), float64, finite, rows in input order."""
+    def new_state(self) -> HostContextState:
+        """A fresh host-context state with this transformer's window and memory caps."""
+        return HostContextState(
+            window_s=self.window_s,
+            ring_size=self.ring_size,
+            max_hosts=self.max_hosts,
+            max_pairs=self.max_pairs,
+            pair_ttl_s=self.pair_ttl_s,
+        )
+
+    def transform(self, flows: pd.DataFrame, state: HostContextState | None = None) -> np.ndarray:
+        """Feature matrix (n, k), float64, finite, rows in input order.
+
+        ``state=None`` is batch mode (a fresh context state over the frame in time
+        order); pass a persistent :class:`HostContextState` to score a stream online.
+        """
         if not hasattr(self, "feature_names_"):
             raise SchemaError("the feature transformer is not fitted")
         df = _as_frame(flows)
         if len(df) == 0:
             return np.zeros((0, self.n_features_out_), dtype=np.float64)
         cols = self._columns(df, state)
-        matrix = np.column_stack([cols[name] for name in self.feature_names_])
-        return np.nan_to_num(matrix.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        # Filled feature by feature (contiguous writes) and returned as its (n, k)
+        # transpose; every input was sanitised, so each feature is finite by construction.
+        matrix = np.empty((len(self.feature_names_), len(df)), dtype=np.float64)
+        for j, name in enumerate(self.feature_names_):
+            matrix[j] = cols[name]
+        return matrix.T
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the output columns, in order."""
         return np.asarray(self.feature_names_, dtype=object)
 
     # -- internals ---------------------------------------------------------------
-    def _columns(self, df: pd.DataFrame, state: Any) -> dict[str, np.ndarray]:
+    def _columns(self, df: pd.DataFrame, state: HostContextState | None) -> dict[str, np.ndarray]:
         groups = set(self.groups_)
-        nets = parse_networks(self.home_networks)
-        directions = direction_codes(text(df, "src_ip"), text(df, "dst_ip"), nets)
+        nets = parse_networks(self.home_networks_)
+        v = FlowView(df)
+        directions = direction_codes(v.factorized("src_ip"), v.factorized("dst_ip"), nets)
         cols: dict[str, np.ndarray] = {}
         if "volume" in groups:
-            cols.update(flow.volume_features(df))
+            cols.update(flow.volume_features(v))
         if "rate" in groups:
-            cols.update(flow.rate_features(df))
+            cols.update(flow.rate_features(v))
         if "port" in groups:
-            cols.update(flow.port_features(df))
+            cols.update(flow.port_features(v))
         if "service" in groups:
-            cols.update(flow.service_features(df))
+            cols.update(flow.service_features(v))
         if "protocol" in groups:
-            cols.update(flow.protocol_features(df))
+            cols.update(flow.protocol_features(v))
+        masks = flow.state_masks(v) if groups & {"state", "context"} else {}
         if "state" in groups:
-            cols.update(flow.state_features(flow.state_masks(df)))
+            cols.update(flow.state_features(masks))
         if "direction" in groups:
             cols.update(flow.direction_features(directions))
         if "time" in groups:
-            cols.update(flow.time_features(df))
+            cols.update(flow.time_features(v))
         if "rarity" in groups:
-            pkeys = port_keys(text(df, "proto"), numeric(df, "dst_port"), directions)
-            skeys = service_keys(text(df, "service"), directions)
+            pkeys = port_keys(v.factorized("proto"), v.numeric("dst_port"), directions)
+            skeys, inverse = service_keys(v.factorized("service"), directions)
             cols["port_rarity"] = rarity(pkeys, self.port_table_keys_, self.port_table_counts_)
             cols["service_rarity"] = rarity(
                 skeys, self.service_table_keys_, self.service_table_counts_
-            )
+            )[inverse]
+        if "context" in groups:
+            ctx = context_features(v, masks, self.new_state() if state is None else state)
+            cols.update(zip(CONTEXT_FEATURES, ctx.T, strict=True))
         return cols
+
+
+def context_features(
+    v: FlowView, masks: dict[str, np.ndarray], state: HostContextState
+) -> np.ndarray:
+    """Run ``state`` over the flows in time order; rows returned in input order."""
+    ts = v.epoch_seconds
+    order = np.argsort(ts, kind="stable")
+    dport = v.numeric("dst_port")
+    dns = (flow.service_features(v)["service_dns"] > 0) | (v.equals("proto", "udp") & (dport == 53))
+    ctx = state.update(
+        ts[order],
+        _hashed(v, "src_ip")[order],
+        _hashed(v, "dst_ip")[order],
+        dport[order],
+        flow.failed_mask(masks)[order],
+        dns[order],
+        v.numeric("src_bytes")[order],
+        v.numeric("dst_bytes")[order],
+    )
+    out = np.empty_like(ctx)
+    out[order] = ctx
+    return out
+
+
+def _hashed(v: FlowView, column: str) -> np.ndarray:
+    """Stable 64-bit hash per flow of a text column, hashed once per distinct value."""
+    codes, uniques = v.factorized(column)
+    return pd.util.hash_array(uniques)[codes]
 
 
 def _as_frame(flows: Any) -> pd.DataFrame:
