@@ -101,6 +101,19 @@ class Settings(BaseSettings):
     )
     precision_k: int = Field(100, ge=1, description="k of precision@k.")
     detector: str = Field("isoforest", description="Detector step of the pipeline.")
+    calibration_fraction: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="Share of the training period (its latest flows) held out to set the threshold.",
+    )
+    threshold_method: Literal["quantile", "tail"] = Field(
+        "quantile",
+        description="Threshold rule on held-out benign scores: empirical quantile or Pareto tail fit.",
+    )
+    explain_top_k: int = Field(
+        3, ge=1, description="Top contributing features reported per alert."
+    )
 
     # --- serving ---------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Service bind address.")
