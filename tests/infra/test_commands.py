@@ -19,6 +19,7 @@ from infra_helpers import (
     image_command,
     render,
     run_help,
+    run_mlflow_help,
 )
 
 from nids.cli.config import env_var_names
@@ -93,12 +94,25 @@ def test_the_expected_commands_are_rendered() -> None:
     assert image_command(DOCKERFILES[1])[:2] == ["python", "models/nids/train.py"]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("argv", list(ALL_COMMANDS.values()), ids=list(ALL_COMMANDS))
+NIDS_COMMANDS = {k: v for k, v in ALL_COMMANDS.items() if v[0] != "mlflow"}
+MLFLOW_COMMANDS = [v for v in ALL_COMMANDS.values() if v[0] == "mlflow"]
+
+
+@pytest.mark.parametrize("argv", list(NIDS_COMMANDS.values()), ids=list(NIDS_COMMANDS))
 def test_command_is_accepted_by_the_cli(argv: list[str]) -> None:
     proc = run_help(argv)
     assert proc.returncode == 0, f"{' '.join(argv)} --help failed:\n{proc.stdout}\n{proc.stderr}"
     assert "Usage" in proc.stdout
+
+
+@pytest.mark.slow
+def test_mlflow_server_commands_are_accepted() -> None:
+    assert len(MLFLOW_COMMANDS) == 2  # the k8s component and compose
+    # A misspelt option in the same run proves the check can fail.
+    bad = ["mlflow", "server", "--no-such-option", "1"]
+    codes = run_mlflow_help([*MLFLOW_COMMANDS, bad])
+    assert codes[:-1] == [0] * len(MLFLOW_COMMANDS)
+    assert codes[-1] != 0
 
 
 def test_an_unknown_option_is_refused() -> None:
