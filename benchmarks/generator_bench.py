@@ -3,7 +3,8 @@
 Run: .venv/bin/python benchmarks/generator_bench.py [--flows 1000000] [--repeat 3] [--drift NAME]
 
 Prints the best wall-clock time of each stage over the repeats, the total, flows/s,
-and the time to write the frame as parquet (no assertions: figures for docs/generator.md).
+and the time to write the frame with nids.data.write_flows (no assertions: figures
+for docs/generator.md).
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from nids.data.generator import generate_table
-from nids.data.generator.output import write_table
+from nids.data import write_flows
+from nids.data.generator import generate_flows
 
 
 def run_once(flows: int, drift: str | None) -> tuple[dict[str, float], float]:
     """Generate once; seconds per stage and to write parquet."""
     marks: list[tuple[str, float]] = []
     began = time.perf_counter()
-    table = generate_table(
+    df = generate_flows(
         flows, days=7, attack_share=0.05, seed=1, drift=drift,
         progress=lambda stage: marks.append((stage, time.perf_counter())),
     )  # fmt: skip
@@ -31,7 +32,7 @@ def run_once(flows: int, drift: str | None) -> tuple[dict[str, float], float]:
     stages["total"] = marks[-1][1] - began
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        write_table(table, str(Path(tmp) / "flows.parquet"))
+        write_flows(df, str(Path(tmp) / "flows.parquet"))
         write_s = time.perf_counter() - t0
     return stages, write_s
 

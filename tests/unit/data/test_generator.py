@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nids.data import validate_flows
 from nids.data.community_id import community_id
 from nids.data.generator import (
     ATTACK_SPLIT,
@@ -53,6 +54,11 @@ def test_columns_dtypes_and_order(flows: pd.DataFrame) -> None:
     assert len(flows) == N
     assert flows["ts"].is_monotonic_increasing
     assert isinstance(flows.index, pd.RangeIndex)
+
+
+def test_output_passes_schema_validation_unchanged(flows: pd.DataFrame) -> None:
+    validated = validate_flows(flows, source="generator")
+    pd.testing.assert_frame_equal(validated, flows)
 
 
 def test_values_are_within_the_schema(flows: pd.DataFrame) -> None:

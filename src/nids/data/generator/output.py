@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pandas as pd
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from nids.data.generator import generate_table
-from nids.errors import ConfigError, ServiceUnavailableError
+from nids.data.generator import generate_flows
+from nids.errors import ConfigError, NidsError, ServiceUnavailableError
 
 _STAGES = ("network", "benign traffic", "attack campaigns", "frame and community ids", "write")
 
@@ -48,27 +45,18 @@ def parse_start(value: str | datetime | None) -> datetime | None:
     return parsed
 
 
-def write_table(table: pa.Table, out: str, s3_endpoint_url: str | None = None) -> None:
-    """Write a flow table as parquet; a local file appears only once complete."""
-    if out.startswith("s3://"):
-        import fsspec
+def write_generated(df: pd.DataFrame, out: str, s3_endpoint_url: str | None = None) -> None:
+    """Write flows with :func:`nids.data.write_flows`; S3 failures become service errors."""
+    from nids.data import write_flows
 
-        options = {"client_kwargs": {"endpoint_url": s3_endpoint_url}} if s3_endpoint_url else {}
-        try:
-            with fsspec.open(out, "wb", **options) as fh:
-                pq.write_table(table, fh)
-        except Exception as exc:  # botocore/s3fs errors do not share a base class
-            raise ServiceUnavailableError(f"cannot write {out}: {exc}") from exc
-        return
-    path = Path(out)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, tmp)
-        tmp.replace(path)
+        write_flows(df, out, s3_endpoint_url=s3_endpoint_url)
+    except NidsError:
+        raise
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {out}: {exc}") from exc
+    except Exception as exc:  # botocore/s3fs errors share no base class with OSError
+        raise ServiceUnavailableError(f"cannot write {out}: {exc}") from exc
 
 
 def generate_to_path(
@@ -98,7 +86,7 @@ def generate_to_path(
         def stage(name: str) -> None:
             bar.update(task, description=name, completed=_STAGES.index(name))
 
-        table = generate_table(
+        df = generate_flows(
             n_flows,
             days=days,
             attack_share=attack_share,
@@ -109,22 +97,20 @@ def generate_to_path(
             progress=stage,
         )
         stage("write")
-        write_table(table, out, s3_endpoint_url)
+        write_generated(df, out, s3_endpoint_url)
         bar.update(task, completed=len(_STAGES))
-    ts = table.column("ts")
     return GenerationSummary(
         path=out,
-        rows=table.num_rows,
-        first=ts[0].as_py(),
-        last=ts[-1].as_py(),
-        labels=_counts(table.column("label")),
-        attacks=_counts(table.column("attack_type")),
+        rows=len(df),
+        first=df["ts"].iloc[0].to_pydatetime(),
+        last=df["ts"].iloc[-1].to_pydatetime(),
+        labels=_counts(df["label"]),
+        attacks=_counts(df["attack_type"]),
         drift=drift,
         seconds=time.perf_counter() - began,
     )
 
 
-def _counts(column: pa.ChunkedArray) -> dict[str, int]:
+def _counts(column: pd.Series) -> dict[str, int]:
     """Value -> count for the non-null values, most frequent first."""
-    pairs = [(str(v["values"]), int(v["counts"])) for v in column.value_counts().to_pylist()]
-    return dict(sorted((p for p in pairs if p[0] != "None"), key=lambda p: -p[1]))
+    return {str(k): int(v) for k, v in column.value_counts().items()}
