@@ -78,6 +78,20 @@ def test_every_queried_metric_is_defined_in_the_code() -> None:
     assert undefined == [], f"queried but not defined in src/nids: {undefined}"
 
 
+def test_queries_are_well_formed() -> None:
+    """Brackets and quotes balance in every expression (no promtool here)."""
+    pairs = {")": "(", "]": "[", "}": "{"}
+    for expr in _queries():
+        stack: list[str] = []
+        for char in expr:
+            if char in "([{":
+                stack.append(char)
+            elif char in pairs:
+                assert stack and stack.pop() == pairs[char], expr
+        assert stack == [], expr
+        assert expr.count('"') % 2 == 0, expr
+
+
 def test_metric_scan_finds_known_definitions() -> None:
     """The source scan sees the drift gauges and the feedback counter."""
     series = defined_series()
