@@ -1,0 +1,35 @@
+"""`nids serve`: the inference service (FastAPI under uvicorn)."""
+
+from __future__ import annotations
+
+import typer
+
+from nids.settings import Settings
+
+
+def serve(
+    host: str | None = typer.Option(None, help="Bind address [NIDS_HOST]."),
+    port: int | None = typer.Option(None, help="Port [NIDS_PORT]."),
+    model_uri: str | None = typer.Option(
+        None, "--model-uri", help="Model to serve, e.g. models:/nids-isoforest@production."
+    ),
+    workers: int | None = typer.Option(None, min=1, help="uvicorn worker processes."),
+    reload_interval: float | None = typer.Option(
+        None, "--reload-interval", min=0, help="Registry poll interval in s (0: no hot reload)."
+    ),
+) -> None:
+    """Serve the model: POST /v1/score, /healthz, /readyz, /v1/model, /metrics, /docs."""
+    from nids.serving.server import serve as run_server
+
+    settings = Settings().with_overrides(
+        host=host,
+        port=port,
+        model_uri=model_uri,
+        workers=workers,
+        reload_interval_s=reload_interval,
+    )
+    run_server(settings)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

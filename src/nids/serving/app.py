@@ -1,0 +1,371 @@
+"""The FastAPI app of ``nids-inference``: scoring, health, model info, metrics.
+
+``create_app(settings)`` builds an app whose lifespan loads and verifies the model
+(through ``nids.registry.load_model`` unless a loader is injected), starts the alert
+sink, the prediction log and the hot-reload poller, and drains them on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nids.errors import NidsError, SchemaError
+from nids.serving import schemas
+from nids.serving.alerts import AllowList
+from nids.serving.holder import ModelHolder, ModelLoader, VersionProbe, registry_version_probe
+from nids.serving.metrics import ServiceMetrics
+from nids.serving.parsing import TooManyFlowsError, UnsupportedMediaTypeError, parse_body
+from nids.serving.scoring import ScoringContext, score_request
+from nids.settings import Settings
+
+log = logging.getLogger("nids.serving")
+ENDPOINTS = ("/v1/score", "/v1/model", "/healthz", "/readyz", "/metrics", "/v1/feedback")
+
+
+class ApiError(Exception):
+    """An HTTP error answered as ``{"detail": ..., "errors": [...]}``."""
+
+    def __init__(
+        self, status: int, detail: str, *, row: int | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = [{"row": row, "field": field}] if (row or field) else []
+
+
+def _default_loader(uri: str, settings: Settings) -> Any:
+    from nids.registry import load_model
+
+    return load_model(uri, settings)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    model_loader: ModelLoader | None = None,
+    version_probe: VersionProbe | None = None,
+    feedback: bool = True,
+) -> FastAPI:
+    """Build the service app; nothing is loaded until the app starts (lifespan)."""
+    settings = settings or Settings()
+    metrics = ServiceMetrics.create()
+    holder = ModelHolder(
+        settings,
+        metrics,
+        loader=model_loader or _default_loader,
+        probe=version_probe or registry_version_probe,
+    )
+    ctx = ScoringContext(
+        metrics=metrics, allowlist=AllowList(), dispatcher=None, alert_format=settings.alert_format
+    )
+    feedback_store: list[Any] = []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _start(settings, holder, ctx, metrics)
+        try:
+            yield
+        finally:
+            _stop(holder, ctx, feedback_store)
+
+    app = FastAPI(
+        title="nids-inference",
+        version=_package_version(),
+        summary="Scores network flows, explains alerts, exposes Prometheus metrics.",
+        lifespan=lifespan,
+    )
+    app.state.settings, app.state.holder, app.state.ctx = settings, holder, ctx
+    app.state.metrics = metrics
+    auth = _auth_dependency(settings)
+    open_auth = [] if settings.open_health_endpoints else [Depends(auth)]
+    _install_error_handlers(app)
+    app.add_middleware(_ObserveRequests, metrics=metrics, holder=holder)
+
+    @app.post(
+        "/v1/score",
+        response_model=schemas.ScoreResponse,
+        responses=schemas.error_responses(401, 413, 415, 422, 503),
+        openapi_extra=schemas.score_request_body(),
+        dependencies=[Depends(auth)],
+    )
+    async def score(
+        request: Request,
+        explain: Literal["alerts", "all", "none"] = Query(
+            "alerts", description="Which flows get top_features: alerts, all or none."
+        ),
+    ) -> Response:
+        """Score a batch of flows (JSON, NDJSON, Arrow IPC or parquet body)."""
+        served = holder.current
+        if served is None:
+            raise ApiError(503, "no verified model loaded yet")
+        body = await _read_body(request, settings.max_body_bytes)
+        try:
+            flows = parse_body(
+                body,
+                request.headers.get("content-type"),
+                max_flows=settings.max_flows_per_request,
+            )
+        except TooManyFlowsError as exc:
+            raise ApiError(413, exc.message, field="flows") from None
+        except UnsupportedMediaTypeError as exc:
+            raise ApiError(415, str(exc)) from None
+        except SchemaError as exc:
+            raise ApiError(422, exc.message, row=exc.line, field=exc.field) from None
+        return Response(
+            score_request(flows, served, ctx, explain=explain), media_type="application/json"
+        )
+
+    @app.get(
+        "/v1/model",
+        response_model=schemas.ModelOut,
+        responses=schemas.error_responses(401, 503),
+        dependencies=[Depends(auth)],
+    )
+    def model_info() -> Any:
+        """The model in service: name, version, semver, when loaded, tags and metrics."""
+        served = holder.current
+        if served is None:
+            raise ApiError(503, "no verified model loaded yet")
+        loaded = served.loaded
+        return schemas.ModelOut(
+            name=served.ref.name,
+            version=served.ref.version,
+            semver=served.ref.semver,
+            uri=str(loaded.uri),
+            verified=bool(loaded.verified),
+            loaded_at=served.loaded_at.isoformat(),
+            threshold=served.scorer.threshold,
+            feature_names=list(served.scorer.feature_names),
+            tags={str(k): str(v) for k, v in (loaded.tags or {}).items()},
+            metrics={str(k): float(v) for k, v in (loaded.metrics or {}).items()},
+        )
+
+    @app.get(
+        "/healthz",
+        response_model=schemas.Status,
+        responses=schemas.error_responses(401),
+        dependencies=open_auth,
+    )
+    def healthz() -> Any:
+        """The process is alive."""
+        return schemas.Status(status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=schemas.Status,
+        responses={**schemas.error_responses(401), 503: {"model": schemas.Status}},
+        dependencies=open_auth,
+    )
+    def readyz() -> Any:
+        """Ready when a verified model is loaded."""
+        served = holder.current
+        if served is None:
+            return JSONResponse(
+                {"status": "not ready", "model_version": None, "detail": holder.last_error},
+                status_code=503,
+            )
+        return schemas.Status(status="ready", model_version=served.ref.version)
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={
+            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+            **schemas.error_responses(401),
+        },
+        dependencies=open_auth,
+    )
+    def prometheus_metrics() -> Response:
+        """Prometheus exposition of the service metrics."""
+        if ctx.prediction_log is not None:
+            for kind, value in ctx.prediction_log.stats.items():
+                metrics.prediction_log_rows.labels(kind).set(value)
+        data, content_type = metrics.render()
+        return Response(data, media_type=content_type)
+
+    if feedback:
+        _include_feedback(app, settings, metrics, auth, feedback_store)
+    app.openapi = _openapi_with_request_models(app)  # type: ignore[method-assign]
+    return app
+
+
+def _start(
+    settings: Settings, holder: ModelHolder, ctx: ScoringContext, metrics: ServiceMetrics
+) -> None:
+    from nids.serving.sinks import AlertDispatcher, build_sink
+
+    if settings.allowlist_path is not None:
+        ctx.allowlist = AllowList.load(settings.allowlist_path)
+    sink = build_sink(settings)
+    if sink is not None:
+        ctx.dispatcher = AlertDispatcher(
+            sink,
+            queue_size=settings.alert_queue_size,
+            on_sent=metrics.alerts_sent.inc,
+            on_dropped=metrics.alerts_dropped.inc,
+        )
+    if settings.prediction_log_dir:
+        from nids.monitoring.prediction_log import PredictionLogWriter
+
+        ctx.prediction_log = PredictionLogWriter(
+            settings.prediction_log_dir,
+            sample_rate=settings.prediction_log_sample_rate,
+            max_bytes=settings.prediction_log_max_bytes,
+            seed=settings.seed,
+        )
+    holder.load("initial")
+    holder.start_polling()
+
+
+def _stop(holder: ModelHolder, ctx: ScoringContext, feedback_store: list[Any]) -> None:
+    holder.stop()
+    if ctx.dispatcher is not None:
+        ctx.dispatcher.close()
+    if ctx.prediction_log is not None:
+        ctx.prediction_log.close()
+    for store in feedback_store:
+        store.close()
+
+
+def _include_feedback(
+    app: FastAPI, settings: Settings, metrics: ServiceMetrics, auth: Any, stores: list[Any]
+) -> None:
+    from nids.monitoring.feedback import FeedbackStore
+    from nids.serving.routes_feedback import feedback_router
+
+    store = FeedbackStore(settings.feedback_db_url)
+    stores.append(store)
+    app.include_router(
+        feedback_router(store, registry=metrics.registry), dependencies=[Depends(auth)]
+    )
+
+
+def _auth_dependency(settings: Settings) -> Callable[[Request], None]:
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    expected = f"Bearer {token}".encode() if token else None
+
+    def check_token(request: Request) -> None:
+        if expected is None:
+            return
+        given = request.headers.get("authorization", "").encode()
+        if not secrets.compare_digest(given, expected):
+            raise ApiError(401, "missing or invalid bearer token")
+
+    return check_token
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"body of {declared} bytes exceeds the {limit}-byte limit")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"body exceeds the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def answer(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(
+            {"detail": detail, "errors": errors or []}, status_code=status, headers=headers
+        )
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return answer(exc.status, exc.detail, exc.errors)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"row": None, "field": ".".join(str(p) for p in e.get("loc", ()))} for e in exc.errors()
+        ]
+        return answer(422, "invalid request parameters", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return answer(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(NidsError)
+    async def nids_error(request: Request, exc: NidsError) -> Response:
+        return answer(422 if isinstance(exc, SchemaError) else 503, exc.message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # Never a traceback or an internal path in an answer; the log has the details.
+        log.exception("unhandled error on %s", request.url.path)
+        return answer(500, "internal error")
+
+
+class _ObserveRequests:
+    """Pure ASGI middleware: latency by endpoint/model version and count by status."""
+
+    def __init__(self, app: Any, metrics: ServiceMetrics, holder: ModelHolder) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.holder = holder
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            path = scope.get("path", "")
+            endpoint = next((e for e in ENDPOINTS if path.startswith(e)), "other")
+            served = self.holder.current
+            version = served.ref.version if served is not None else "none"
+            elapsed = time.perf_counter() - start
+            self.metrics.request_latency.labels(endpoint, version).observe(elapsed)
+            self.metrics.requests.labels(endpoint, str(status)).inc()
+
+
+def _openapi_with_request_models(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """OpenAPI generation that also publishes the request models used in openapi_extra."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = base()
+        extra = schemas.ScoreRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = spec.setdefault("components", {}).setdefault("schemas", {})
+        components.update(extra.pop("$defs", {}))
+        components["ScoreRequest"] = extra
+        app.openapi_schema = spec
+        return spec
+
+    return openapi
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sec-ai-nids")
+    except PackageNotFoundError:
+        return "0"

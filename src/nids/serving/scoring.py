@@ -1,0 +1,137 @@
+"""One scoring request: Scorer verdicts, alerts out to the sink, metrics, prediction log."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from nids.serving.alerts import FORMATTERS, Alert, AllowList, dumps
+from nids.serving.holder import ServedModel
+from nids.serving.metrics import ServiceMetrics
+from nids.serving.sinks import AlertDispatcher
+
+log = logging.getLogger("nids.serving")
+VARIANT = "default"
+
+
+@dataclass
+class ScoringContext:
+    """What a request needs besides the model: outputs and counters."""
+
+    metrics: ServiceMetrics
+    allowlist: AllowList
+    dispatcher: AlertDispatcher | None
+    alert_format: str
+    prediction_log: Any = None  # nids.monitoring.prediction_log.PredictionLogWriter
+
+
+def score_request(
+    flows: pd.DataFrame, served: ServedModel, ctx: ScoringContext, *, explain: str = "alerts"
+) -> bytes:
+    """Score validated flows with ``served`` and return the JSON response body."""
+    # The online host state is shared by all requests: one update at a time.
+    with served.lock:
+        pred = served.scorer.predict_frame(flows, state=served.context, explain=explain)
+    scores = pred["score"].to_numpy(dtype=np.float64)
+    is_alert = pred["is_alert"].to_numpy(dtype=bool)
+    top = pred["top_features"].to_numpy(dtype=object)
+    ids = pred["community_id"].to_numpy(dtype=object)
+    ref = served.ref
+    version = ref.version
+    m = ctx.metrics
+    n = len(flows)
+    m.batch_size.observe(n)
+    m.flows_scored.labels(version, VARIANT).inc(n)
+    hist = m.scores.labels(version)
+    for s in scores:  # prometheus histograms take one observation at a time
+        hist.observe(s)
+    alert_rows = np.flatnonzero(is_alert)
+    suppressed: dict[int, str] = {}
+    if alert_rows.size:
+        m.alerts.labels(version, VARIANT).inc(int(alert_rows.size))
+        suppressed = _emit_alerts(flows, alert_rows, scores, top, served, ctx)
+    if ctx.prediction_log is not None:
+        _log_predictions(flows, pred, served, ctx)
+    threshold = served.scorer.threshold
+    results = [
+        {
+            "community_id": None if ids[i] is None or ids[i] != ids[i] else ids[i],
+            "score": float(scores[i]),
+            "is_alert": bool(is_alert[i]),
+            "suppressed": suppressed.get(i),
+            "threshold": threshold,
+            "model_name": ref.name,
+            "model_version": version,
+            "model_semver": ref.semver,
+            "top_features": orjson.loads(top[i]) if top[i] != "[]" else [],
+        }
+        for i in range(n)
+    ]
+    body = {
+        "model": {"name": ref.name, "version": version, "semver": ref.semver},
+        "n_flows": n,
+        "n_alerts": int(alert_rows.size),
+        "results": results,
+    }
+    return orjson.dumps(body)
+
+
+def _emit_alerts(
+    flows: pd.DataFrame,
+    rows: np.ndarray,
+    scores: np.ndarray,
+    top: np.ndarray,
+    served: ServedModel,
+    ctx: ScoringContext,
+) -> dict[int, str]:
+    """Format alerts, apply the allow-list, queue them for the sink; return suppressions."""
+    records = cast(list[dict[str, Any]], flows.iloc[rows].to_dict(orient="records"))
+    fmt = FORMATTERS[ctx.alert_format]
+    suppressed: dict[int, str] = {}
+    lines = []
+    for row, flow in zip(rows, records, strict=True):
+        reason = (
+            ctx.allowlist.reason(flow["src_ip"], flow["dst_ip"], int(flow["dst_port"]))
+            if ctx.allowlist
+            else None
+        )
+        if reason is not None:
+            suppressed[int(row)] = reason
+            ctx.metrics.alerts_suppressed.labels(reason).inc()
+            continue
+        if ctx.dispatcher is not None:
+            alert = Alert(
+                flow=flow,
+                score=float(scores[row]),
+                threshold=served.scorer.threshold,
+                top_features=orjson.loads(top[row]),
+                model=served.ref,
+            )
+            record = fmt(alert)
+            lines.append(dumps(record))
+    if ctx.dispatcher is not None:
+        ctx.dispatcher.submit(lines)
+    return suppressed
+
+
+def _log_predictions(
+    flows: pd.DataFrame, pred: pd.DataFrame, served: ServedModel, ctx: ScoringContext
+) -> None:
+    from nids.monitoring.prediction_log import build_log_frame
+
+    try:
+        frame = build_log_frame(
+            flows,
+            pred,
+            model_name=served.ref.name,
+            model_version=served.ref.version,
+            variant=VARIANT,
+        )
+        ctx.prediction_log.submit(frame)
+    except Exception:  # the log must never fail a request
+        log.exception("prediction log: could not build the log frame")

@@ -1,0 +1,114 @@
+"""Request bodies: every accepted format gives the same canonical frame; errors name row+field."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from nids.data.io import to_table
+from nids.data.schema import COLUMNS
+from nids.errors import SchemaError
+from nids.serving.parsing import TooManyFlowsError, UnsupportedMediaTypeError, parse_body
+
+
+def _json(rows: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps({"flows": rows})
+
+
+def test_json_gives_canonical_frame(records: list[dict[str, Any]], flows: pd.DataFrame) -> None:
+    frame = parse_body(_json(records), "application/json; charset=utf-8", max_flows=100)
+    assert list(frame.columns) == COLUMNS
+    assert len(frame) == 50
+    expected = flows.head(50).reset_index(drop=True)
+    assert frame["community_id"].tolist() == expected["community_id"].tolist()
+    assert frame["src_bytes"].tolist() == expected["src_bytes"].tolist()
+    assert str(frame["ts"].dtype) == "datetime64[us, UTC]"
+
+
+def test_ndjson_arrow_and_parquet_match_json(records: list[dict[str, Any]]) -> None:
+    reference = parse_body(_json(records), None, max_flows=100)
+    ndjson = b"\n".join(orjson.dumps(r) for r in records) + b"\n\n"
+    table = to_table(reference).drop_columns(["label", "attack_type"])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    for body, kind in (
+        (ndjson, "application/x-ndjson"),
+        (sink.getvalue().to_pybytes(), "application/vnd.apache.arrow.stream"),
+        (buf.getvalue(), "application/vnd.apache.parquet"),
+    ):
+        pd.testing.assert_frame_equal(parse_body(body, kind, max_flows=100), reference)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("src_port", "80", "must be an integer, got a string"),
+        ("dst_bytes", False, "must be an integer, got a boolean"),
+        ("duration", "1.5", "must be a number"),
+        ("src_ip", 167772161, "must be a string"),
+        ("dst_port", 70000, "above 65535"),
+        ("src_pkts", -1, "field 'src_pkts'"),
+        ("src_ip", "10.0.0.300", "field 'src_ip'"),
+    ],
+)
+def test_invalid_value_names_row_and_field(
+    records: list[dict[str, Any]], field: str, value: Any, message: str
+) -> None:
+    rows = [dict(r) for r in records[:5]]
+    rows[3][field] = value
+    with pytest.raises(SchemaError, match=message) as info:
+        parse_body(_json(rows), "application/json", max_flows=100)
+    assert info.value.line == 4
+    assert info.value.field == field
+
+
+def test_missing_and_unknown_fields(records: list[dict[str, Any]]) -> None:
+    rows = [dict(r) for r in records[:3]]
+    del rows[2]["dst_ip"]
+    with pytest.raises(SchemaError, match="required field missing") as info:
+        parse_body(_json(rows), None, max_flows=100)
+    assert (info.value.line, info.value.field) == (3, "dst_ip")
+    rows = [dict(r) for r in records[:3]]
+    rows[1]["evil"] = 1
+    with pytest.raises(SchemaError, match="unknown field") as info:
+        parse_body(_json(rows), None, max_flows=100)
+    assert (info.value.line, info.value.field) == (2, "evil")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{", b"[]", b'{"flows": {}}', b'{"flows": [1]}', b'{"flows": [], "x": 1}', b'{"flows": []}'],
+)
+def test_malformed_bodies_are_schema_errors(body: bytes) -> None:
+    with pytest.raises(SchemaError):
+        parse_body(body, "application/json", max_flows=10)
+
+
+def test_limits_and_media_types(records: list[dict[str, Any]]) -> None:
+    with pytest.raises(TooManyFlowsError, match="50 flows in one request; the limit is 10"):
+        parse_body(_json(records), None, max_flows=10)
+    with pytest.raises(UnsupportedMediaTypeError):
+        parse_body(_json(records), "text/csv", max_flows=100)
+    with pytest.raises(SchemaError, match="unreadable parquet"):
+        parse_body(b"PAR1 not really", "application/vnd.apache.parquet", max_flows=100)
+    with pytest.raises(SchemaError, match="line 2"):
+        parse_body(b'{"a": 1}\n{oops\n', "application/x-ndjson", max_flows=100)
+
+
+def test_optional_fields_may_be_absent_or_null(records: list[dict[str, Any]]) -> None:
+    rows = [dict(r) for r in records[:2]]
+    for key in ("tcp_flags", "conn_state", "service", "community_id"):
+        rows[0].pop(key, None)
+        rows[1][key] = None
+    frame = parse_body(_json(rows), None, max_flows=10)
+    assert frame["community_id"].str.startswith("1:").all()
+    assert frame["tcp_flags"].isna().all()
