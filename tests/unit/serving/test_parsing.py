@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from serving_fixtures import flow_records
 
 from nids.data.io import to_table
 from nids.data.schema import COLUMNS
@@ -112,3 +113,41 @@ def test_optional_fields_may_be_absent_or_null(records: list[dict[str, Any]]) ->
     frame = parse_body(_json(rows), None, max_flows=10)
     assert frame["community_id"].str.startswith("1:").all()
     assert frame["tcp_flags"].isna().all()
+
+
+def test_fast_path_equals_reference_validator(flows: pd.DataFrame) -> None:
+    """Small batches skip check_flows; what they accept must be exactly its output."""
+    from nids.data.validation import check_flows
+    from nids.serving.fastpath import fast_frame
+    from nids.serving.parsing import typed_columns
+
+    sample = flows.sample(60, random_state=1)
+    rows = flow_records(sample)
+    for row in rows[::3]:
+        row.pop("community_id")  # computed the same way
+    for row in rows[1::4]:
+        row["ts"] = pd.Timestamp(row["ts"]).timestamp()  # epoch seconds
+        row["proto"] = {"tcp": 6, "udp": 17}.get(row["proto"], row["proto"])
+    rows[5]["src_ip"] = " 2001:DB8::1 "  # canonicalised
+    rows[6]["service"] = "  "  # blank -> null
+    columns = typed_columns(rows)
+    fast = fast_frame(rows)
+    assert fast is not None
+    pd.testing.assert_frame_equal(fast, check_flows(pd.DataFrame(columns)).valid)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("ts", "yesterday"), ("src_ip", "1.2.3"), ("proto", "bogus"), ("label", "evil"), ("ts", 1e12)],
+)
+def test_fast_path_defers_doubtful_rows(
+    records: list[dict[str, Any]], field: str, value: Any
+) -> None:
+    from nids.serving.fastpath import fast_frame
+
+    rows = [dict(r) for r in records[:3]]
+    rows[1][field] = value
+    assert fast_frame(rows) is None
+    with pytest.raises(SchemaError) as info:  # the reference validator names row and field
+        parse_body(_json(rows), None, max_flows=10)
+    assert (info.value.line, info.value.field) == (2, field)
