@@ -16,10 +16,13 @@ def test_compare_sorted_matches_scipy(n1: int, n2: int) -> None:
     ref = np.sort(np.round(rng.normal(size=n1), 1))
     cur = np.round(rng.normal(0.1, 1.2, size=n2), 1)
     d, p, w = stats.compare_sorted(ref, cur)
-    method = "asymp" if n1 * n2 > 250_000 else "auto"
-    expected = sps.ks_2samp(ref, cur, method=method)
+    exact = n1 * n2 <= 250_000
+    expected = sps.ks_2samp(ref, cur, method="auto" if exact else "asymp")
     assert d == pytest.approx(expected.statistic, abs=1e-12)
-    assert p == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-15)
+    if exact:
+        assert p == pytest.approx(expected.pvalue, rel=1e-9)
+    else:  # asymptotic Kolmogorov: a little conservative, never less than scipy's
+        assert expected.pvalue <= p <= expected.pvalue * 1.1 + 1e-3
     assert w == pytest.approx(sps.wasserstein_distance(ref, cur), rel=1e-9)
 
 
@@ -37,8 +40,13 @@ def test_psi_zero_for_same_histogram_and_grows_with_shift() -> None:
 
 def test_bin_edges_collapse_for_discrete_data() -> None:
     edges = stats.bin_edges(np.array([0.0] * 90 + [1.0] * 10))
-    assert edges.tolist() == [0.0]
+    assert edges.tolist() == [0.5]
     assert stats.histogram(np.array([0.0, 1.0, 1.0]), edges).tolist() == [1, 2]
+    # a point mass nudged by a tiny amount stays in its bin: PSI stays ~0
+    ref = np.array([0.0] * 800 + list(np.linspace(1, 5, 200)))
+    edges = stats.bin_edges(ref)
+    shifted = stats.histogram(ref + 0.01, edges)
+    assert stats.psi(stats.histogram(ref, edges), shifted) < 0.01
 
 
 def test_adjust_pvalues() -> None:
