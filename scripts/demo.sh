@@ -11,5 +11,11 @@ nids config show
 step "Generate a week of synthetic enterprise traffic with labelled attacks (docs/generator.md)"
 nids generate --out data/netflow.parquet --flows 200000 --days 7 --attack-share 0.03 --seed 7
 
+step "Validate the generated flows against the canonical schema (docs/data.md)"
+nids data validate data/netflow.parquet
+
+step "Summarise them: time span, label and attack mix, protocols, services, top ports"
+nids data summary data/netflow.parquet
+
 step "Kubernetes: the ab overlay puts nids-v1 (8 replicas) and nids-v2 (2) behind nids-service (docs/operations.md)"
 kubectl kustomize infra/k8s/overlays/ab | grep -E '^  name: (mlflow|nids-service|nids-v1|nids-v2)$|^  replicas: |nids-isoforest/[0-9]+$'

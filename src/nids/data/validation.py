@@ -296,9 +296,31 @@ def _coerce_label(series: pd.Series | None, n: int, issues: RowIssues) -> pd.Ser
 
 
 def _fill_community_ids(frame: pd.DataFrame, given: pd.Series) -> pd.Series:
-    """Keep given Community IDs, compute the missing ones (cached per 5-tuple)."""
+    """Keep given Community IDs, compute the missing ones.
+
+    IPv4 TCP/UDP flows (nearly all traffic) are hashed by the generator's numpy message
+    builder; the rest by the reference implementation (cached per 5-tuple).
+    """
     out = given.astype(object).to_numpy(copy=True)
     todo = pd.isna(out)
+    if not todo.any():
+        return pd.Series(out, dtype="str")
+    from nids.data.generator.frame import ipv4_community_ids
+
+    src, src_ok = _ipv4_ints(frame["src_ip"])
+    dst, dst_ok = _ipv4_ints(frame["dst_ip"])
+    proto = frame["proto"].to_numpy(dtype=object)
+    for name in ("tcp", "udp"):
+        rows = np.flatnonzero(todo & src_ok & dst_ok & (proto == name))
+        if len(rows):
+            out[rows] = ipv4_community_ids(
+                src[rows],
+                dst[rows],
+                frame["src_port"].to_numpy()[rows],
+                frame["dst_port"].to_numpy()[rows],
+                PROTO_NUMBERS[name],
+            ).astype("U30")
+            todo[rows] = False
     if todo.any():
         sub = frame.loc[todo]
         out[todo] = community_ids(
@@ -309,6 +331,18 @@ def _fill_community_ids(frame: pd.DataFrame, given: pd.Series) -> pd.Series:
             sub["proto"].tolist(),
         )
     return pd.Series(out, dtype="str")
+
+
+def _ipv4_ints(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """IPv4 addresses as uint32 (parsed once per distinct address) and an is-IPv4 mask."""
+    codes, uniques = pd.factorize(series)
+    values = np.zeros(len(uniques) + 1, dtype=np.uint32)
+    ok = np.zeros(len(uniques) + 1, dtype=bool)
+    for i, text in enumerate(uniques):
+        addr = ipaddress.ip_address(text)
+        if addr.version == 4:
+            values[i], ok[i] = int(addr), True
+    return values[codes], ok[codes]
 
 
 def validate_flows(

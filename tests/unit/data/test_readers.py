@@ -208,3 +208,14 @@ def test_quarantine_mode_keeps_other_files_when_one_is_unreadable(tmp_path: Path
     [bad] = report.failed_sources
     assert bad.source.endswith("bad.parquet") and "cannot read parquet" in (bad.error or "")
     assert (tmp_path / "q" / "bad.parquet.quarantine.jsonl").exists()
+
+
+def test_corrupt_gzip_is_a_data_error(tmp_path: Path) -> None:
+    write_zeek_tsv(pd.concat([sample_flows()] * 50), tmp_path / "a.log")
+    data = gzip.compress((tmp_path / "a.log").read_bytes())
+    (tmp_path / "cut.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match=r"cut\.gz: corrupt compressed data"):
+        read_flows(tmp_path / "cut.gz")
+    (tmp_path / "bad.gz").write_bytes(data[:20] + b"xxxxxxxx" + data[28:])
+    with pytest.raises(UnknownFormatError, match=r"bad\.gz: gzip data that does not decompress"):
+        read_flows(tmp_path / "bad.gz")

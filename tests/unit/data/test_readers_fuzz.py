@@ -152,7 +152,7 @@ def test_random_damage_never_escapes_as_an_uncaught_exception(fmt: str) -> None:
         WRITERS[fmt](pd.concat([_flows()] * 3, ignore_index=True), clean)
         original = clean.read_bytes()
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
         damaged = original

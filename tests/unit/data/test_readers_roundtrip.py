@@ -123,7 +123,7 @@ def test_sample_flows_round_trip_through_every_format(fmt: str) -> None:
 
 def _property(fmt: str) -> object:
     @settings(
-        max_examples=12,
+        max_examples=8,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )

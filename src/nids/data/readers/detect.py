@@ -58,7 +58,9 @@ def detect_format(head: bytes, *, source: str) -> str:
     """
     if head.startswith(b"PAR1"):
         return PARQUET
-    text, _gz = maybe_decompress(head)
+    text, gz = maybe_decompress(head)
+    if gz and not text:
+        raise UnknownFormatError("gzip data that does not decompress", source=source)
     if not text.strip():
         raise EmptyDataError("the file is empty", source=source)
     decoded = text.decode("utf-8", errors="replace").lstrip("\ufeff")

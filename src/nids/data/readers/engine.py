@@ -9,6 +9,7 @@ either fail on the first bad line/row, quarantine bad rows, or (``collect``, use
 from __future__ import annotations
 
 import contextlib
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from nids.data.readers import detect as fmt_
 from nids.data.readers._map import MissingColumnError
 from nids.data.readers.flowcsv import NFDUMP_SUMMARY_MARKER, map_cic, map_nf_v9, map_nfdump
 from nids.data.readers.quarantine import QuarantineWriter
-from nids.data.readers.sources import SourceFile, expand
+from nids.data.readers.sources import SourceFile, expand, is_s3, service_errors
 from nids.data.readers.text import (
     BYTES_PER_LINE,
     RawBatch,
@@ -33,7 +34,7 @@ from nids.data.readers.text import (
 from nids.data.readers.zeek import map_zeek, parse_tsv_header
 from nids.data.schema import REQUIRED_COLUMNS
 from nids.data.validation import CheckResult, RowIssues, check_flows, first_error
-from nids.errors import DataError, EmptyDataError, SchemaError
+from nids.errors import DataError, EmptyDataError, SchemaError, ServiceUnavailableError
 
 Mode = Literal["fail", "quarantine", "collect"]
 Mapper = Callable[[pd.DataFrame, RowIssues, int], pd.DataFrame]
@@ -132,6 +133,12 @@ def read_batches(source: str, opts: ReadOptions, report: ReadReport) -> Iterator
             )
             try:
                 yield from _read_file(sf, opts, srep, writer, state, advance)
+            except service_errors() as exc:
+                if writer:
+                    writer.abort()
+                if is_s3(sf.name):
+                    raise ServiceUnavailableError(f"{sf.name}: S3 read failed: {exc}") from exc
+                raise DataError(f"read failed: {exc}", source=sf.name) from exc
             except DataError as exc:
                 if opts.mode == "fail":
                     if writer:
@@ -193,6 +200,8 @@ def _read_file(
             valid = _check_batch(sf, raw, mapper, opts.mode, srep, writer, state)
             if len(valid):
                 yield valid
+    except (EOFError, zlib.error) as exc:  # truncated or corrupt gzip stream
+        raise DataError(f"corrupt compressed data: {exc}", source=sf.name) from exc
     except MissingColumnError as exc:
         raise SchemaError(
             f"missing required column {exc}", source=sf.name, field=exc.names[0]

@@ -39,7 +39,11 @@ def filesystem(path: str, s3_endpoint_url: str | None = None) -> Any:
         if s3_endpoint_url:
             kwargs["endpoint_url"] = s3_endpoint_url
         # Credentials come from the standard AWS environment variables / config files.
-        return s3fs.S3FileSystem(client_kwargs=kwargs, skip_instance_cache=True)
+        # Few, quick retries: an unreachable endpoint should fail in seconds, not minutes.
+        config = {"retries": {"max_attempts": 3, "mode": "standard"}, "connect_timeout": 10}
+        return s3fs.S3FileSystem(
+            client_kwargs=kwargs, config_kwargs=config, skip_instance_cache=True
+        )
     from fsspec.implementations.local import LocalFileSystem
 
     return LocalFileSystem()
@@ -71,7 +75,7 @@ def expand(source: str | os.PathLike[str], s3_endpoint_url: str | None = None) -
         infos = [(p, fs.info(p)) for p in paths]
     except DataError:
         raise
-    except (PermissionError, OSError) as exc:
+    except service_errors() as exc:
         if s3:
             raise ServiceUnavailableError(f"{text}: cannot list S3 objects: {exc}") from exc
         raise DataError(f"cannot list files: {exc}", source=text) from exc
@@ -83,6 +87,15 @@ def expand(source: str | os.PathLike[str], s3_endpoint_url: str | None = None) -
     if not files:
         raise EmptyDataError("no input files match", source=text)
     return files
+
+
+def service_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean storage (local disk or an S3 endpoint) failed us."""
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # pragma: no cover - botocore comes with s3fs
+        return (OSError,)
+    return (OSError, BotoCoreError, ClientError)
 
 
 def _wanted(path: str) -> bool:
