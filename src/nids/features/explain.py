@@ -55,11 +55,10 @@ _TEMPLATES: dict[str, Callable[[float, Flow], str]] = {
     "dst_port_registered": _flag("to a registered port (1024-49151): {dst}"),
     "dst_port_ephemeral": _flag("to an ephemeral port (49152-65535): {dst}"),
     "src_port_low": _flag("{src} used a privileged source port"),
-    "service_known": lambda v, f: (
-        f"service {_get(f, 'service')} recognised on {_dst(f)}"
-        if v >= 0.5
-        else f"no application protocol recognised on {_dst(f)}"
-    ),
+    "service_dns": _flag("DNS recognised on {dst}"),
+    "service_http": _flag("HTTP recognised on {dst}"),
+    "service_ssl": _flag("TLS recognised on {dst}"),
+    "service_ssh": _flag("SSH recognised on {dst}"),
     "proto_tcp": _flag("TCP"),
     "proto_udp": _flag("UDP"),
     "proto_icmp": _flag("ICMP"),

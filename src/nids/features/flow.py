@@ -83,7 +83,9 @@ _SERVICES = ("dns", "http", "ssl", "ssh")
 def service_features(v: FlowView) -> Columns:
     """Application protocol recognised by the sensor (null = none recognised)."""
     codes, uniques = v.factorized("service")
-    out: Columns = {"service_known": (uniques != "").astype(np.float64)[codes]}
+    # No "service recognised" flag: a connection that never completes carries no payload to
+    # recognise, so the flag would count every failed attempt a second time.
+    out: Columns = {}
     for name in _SERVICES:
         # Zeek reports multi-detections comma-separated ("ssl,http"); decide per distinct value.
         hit = np.array([name in str(u).split(",") for u in uniques], dtype=np.float64)

@@ -23,7 +23,7 @@ from nids.features.rarity import fit_counts, port_keys, rarity, service_keys
 
 #: Bump whenever a feature's definition, name or order changes (logged as a tag; the
 #: registry derives semantic versions from it).
-FEATURE_SET_VERSION = "1.1.0"
+FEATURE_SET_VERSION = "1.2.0"
 
 #: Feature groups in matrix order; each is the unit of an ablation.
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -39,7 +39,7 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "rate": ("log_duration", "log_bytes_per_s", "log_pkts_per_s"),
     "port": ("dst_port_well_known", "dst_port_registered", "dst_port_ephemeral", "src_port_low"),
-    "service": ("service_known", "service_dns", "service_http", "service_ssl", "service_ssh"),
+    "service": ("service_dns", "service_http", "service_ssl", "service_ssh"),
     "protocol": ("proto_tcp", "proto_udp", "proto_icmp", "proto_other"),
     "state": (
         "state_half_open",
