@@ -251,34 +251,48 @@ def _coerce_int(series: pd.Series, field: str, issues: RowIssues, *, required: b
 
 def _coerce_ip(series: pd.Series, field: str, issues: RowIssues) -> pd.Series:
     missing = _blank(series)
-    codes, uniques = pd.factorize(series.astype("str").str.strip())
-    canon: list[str | None] = []
+    text = series.astype("str").str.strip()
+    codes, uniques = pd.factorize(text)
+    canon: list[str] = []
     for value in uniques:
         try:
             canon.append(str(ipaddress.ip_address(value)))
         except ValueError:
-            canon.append(None)
-    table = np.array([*canon, None], dtype=object)  # code -1 (null) maps to the last slot
-    mapped = table[codes]
-    invalid = pd.isna(mapped) & ~missing
+            canon.append("")
     issues.add(missing, field, "missing address")
-    issues.add(invalid, field, "not an IPv4/IPv6 address", series)
-    return pd.Series(np.where(pd.isna(mapped), "0.0.0.0", mapped), dtype="str")
+    issues.add(_bad_codes(canon, codes) & ~missing, field, "not an IPv4/IPv6 address", series)
+    return _mapped_text(text, codes, uniques, canon, fallback="0.0.0.0")
 
 
 def _coerce_proto(series: pd.Series, issues: RowIssues) -> pd.Series:
     missing = _blank(series)
-    codes, uniques = pd.factorize(series.astype("str"))
+    text = series.astype("str")
+    codes, uniques = pd.factorize(text)
     canon = []
     for value in uniques:
         name = normalise_proto(value)
         known = name in PROTO_NUMBERS or (name.isdigit() and int(name) <= 255)
-        canon.append(name if known else None)
-    table = np.array([*canon, None], dtype=object)
-    mapped = table[codes]
+        canon.append(name if known else "")
     issues.add(missing, "proto", "missing protocol")
-    issues.add(pd.isna(mapped) & ~missing, "proto", "unknown protocol", series)
-    return pd.Series(np.where(pd.isna(mapped), "tcp", mapped), dtype="str")
+    issues.add(_bad_codes(canon, codes) & ~missing, "proto", "unknown protocol", series)
+    return _mapped_text(text, codes, uniques, canon, fallback="tcp")
+
+
+def _bad_codes(canon: list[str], codes: np.ndarray) -> np.ndarray:
+    """Rows whose distinct value had no canonical form ('' in ``canon``; nulls excluded)."""
+    bad = np.array([c == "" for c in canon] + [False], dtype=bool)
+    return bad[codes]
+
+
+def _mapped_text(
+    text: pd.Series, codes: np.ndarray, uniques: pd.Index, canon: list[str], *, fallback: str
+) -> pd.Series:
+    """Values replaced by their canonical form (``fallback`` for invalid/missing rows,
+    which are refused anyway); no copy when every value is already canonical."""
+    if not (codes < 0).any() and all(c == u for c, u in zip(canon, uniques, strict=True)):
+        return text.reset_index(drop=True)
+    table = np.array([c or fallback for c in canon] + [fallback], dtype=object)
+    return pd.Series(table[codes], dtype="str")
 
 
 def _coerce_text(series: pd.Series | None, n: int) -> pd.Series:

@@ -219,3 +219,11 @@ def test_corrupt_gzip_is_a_data_error(tmp_path: Path) -> None:
     (tmp_path / "bad.gz").write_bytes(data[:20] + b"xxxxxxxx" + data[28:])
     with pytest.raises(UnknownFormatError, match=r"bad\.gz: gzip data that does not decompress"):
         read_flows(tmp_path / "bad.gz")
+
+
+def test_an_empty_file_among_others_is_reported_not_fatal(tmp_path: Path) -> None:
+    write_parquet(sample_flows(), tmp_path / "a.parquet")
+    (tmp_path / "b.log").write_text("")
+    df, report = read_flows_report(tmp_path)
+    assert len(df) == 3
+    assert [s.error for s in report.sources] == [None, f"{tmp_path / 'b.log'}: the file is empty"]

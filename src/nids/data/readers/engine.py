@@ -139,6 +139,11 @@ def read_batches(source: str, opts: ReadOptions, report: ReadReport) -> Iterator
                 if is_s3(sf.name):
                     raise ServiceUnavailableError(f"{sf.name}: S3 read failed: {exc}") from exc
                 raise DataError(f"read failed: {exc}", source=sf.name) from exc
+            except EmptyDataError as exc:
+                # An empty file among others is not malformed data: note it, read on.
+                # (If nothing at all is read, the first such error is raised below.)
+                state.file_errors.append(exc)
+                srep.error = str(exc)
             except DataError as exc:
                 if opts.mode == "fail":
                     if writer:
