@@ -13,7 +13,9 @@ from nids.data.generator import generate_flows
 
 
 @pytest.mark.slow
-def test_evaluate_writes_a_report(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_writes_a_report_and_logs_it(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     df = generate_flows(3_000, days=2, attack_share=0.08, seed=2)
     write_flows(df.iloc[:1800], "early.parquet")
     write_flows(df.iloc[1800:], "late.parquet")
@@ -24,7 +26,6 @@ def test_evaluate_writes_a_report(workdir: Path, capsys: pytest.CaptureFixture[s
             "late.parquet",
             "--train",
             "early.parquet",
-            "--no-log",
             "--output",
             "out",
             "--seed",
@@ -37,6 +38,23 @@ def test_evaluate_writes_a_report(workdir: Path, capsys: pytest.CaptureFixture[s
     assert report["sources"]["train"] == "early.parquet"
     assert "baseline" in report["models"]
     assert "ROC-AUC" in capsys.readouterr().out
+    # logged to the embedded MLflow store, report attached
+    from mlflow.tracking import MlflowClient
+
+    from nids.registry.store import configure_mlflow
+    from nids.settings import Settings
+
+    client: MlflowClient = configure_mlflow(Settings())
+    runs = client.search_runs(
+        [client.get_experiment_by_name("nids").experiment_id],
+        filter_string="tags.`nids.run_kind` = 'evaluation'",
+    )
+    assert len(runs) == 1
+    logged = runs[0].data.metrics
+    assert logged["auc"] == report["models"]["ours"]["metrics"]["auc"]
+    assert "baseline_auc" in logged
+    names = {a.path for a in client.list_artifacts(runs[0].info.run_id, "evaluation")}
+    assert "evaluation/evaluation.json" in names
 
 
 def test_evaluate_missing_input_is_a_clear_error(
