@@ -24,10 +24,15 @@ def test_table_and_html() -> None:
     assert "DRIFT" in text and "feature:f0" in text and "cat:service" in text
     assert "raw:src_pkts" not in text  # not notable: left out of the short table
 
-    html = render_html(result, reference, window, scores=scores, model="m v1", max_plots=12)
+    html = render_html(result, reference, window, scores=scores, model="m v1", max_plots=5)
     assert 'id="verdict" class="verdict drift"' in html
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 12
+    assert len(images) == 5
+    plotted = re.findall(r'<img alt="([^"]+)"', html)
+    assert set(plotted) <= set(result.drifted_columns)  # drifted columns come first
+    quiet = compare_to_reference(reference, synthetic_flows(2000, rng), scores=scores)
+    html = render_html(quiet, reference, window, scores=scores)
+    assert re.findall(r'<img alt="([^"]+)"', html) == ["score"]  # nothing else notable
     assert "http://" not in html and "https://" not in html  # self-contained
     for name in result.drifted_columns:
         assert f'<td class="name">{name}</td>' in html
