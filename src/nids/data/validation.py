@@ -17,6 +17,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from nids.data.community_id import community_ids
 from nids.data.schema import COLUMNS, LABELS, PROTO_NUMBERS, REQUIRED_COLUMNS, normalise_proto
@@ -178,6 +180,25 @@ def _blank(series: pd.Series) -> np.ndarray:
     return missing
 
 
+def to_float64(series: pd.Series) -> np.ndarray:
+    """A column's numbers as float64, NaN where missing or not a number.
+
+    Text columns are cast by Arrow in one vectorised pass; only when some value is not a
+    number does pandas' slower element-wise coercion run (to find which).
+    """
+    dtype = series.dtype
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return series.to_numpy(dtype="float64", na_value=np.nan)
+    if isinstance(dtype, pd.StringDtype):
+        text = pc.utf8_trim_whitespace(pa.array(series))
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        try:
+            return np.asarray(pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
 def _coerce_ts(series: pd.Series, issues: RowIssues) -> pd.Series:
     if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
         ts = (
@@ -187,7 +208,7 @@ def _coerce_ts(series: pd.Series, issues: RowIssues) -> pd.Series:
         issues.add(ts.isna(), "ts", "missing timestamp")
         return ts.fillna(pd.Timestamp(0, tz="UTC"))
     missing = _blank(series)
-    num = pd.to_numeric(series, errors="coerce").astype("float64")
+    num = pd.Series(to_float64(series), index=series.index)
     numeric_ok = num.notna().to_numpy() & np.isfinite(num.to_numpy()) & (num.abs() < _MAX_EPOCH_S)
     micros = np.where(numeric_ok, np.round(num.to_numpy(na_value=0.0) * 1e6), 0).astype("int64")
     ts = pd.Series(pd.to_datetime(micros, unit="us", utc=True), index=series.index)
@@ -210,8 +231,7 @@ def _coerce_ts(series: pd.Series, issues: RowIssues) -> pd.Series:
 
 def _coerce_float(series: pd.Series, field: str, issues: RowIssues) -> pd.Series:
     missing = _blank(series)
-    num = pd.to_numeric(series, errors="coerce").astype("float64")
-    arr = num.to_numpy(na_value=np.nan)
+    arr = to_float64(series)
     unparsed = np.isnan(arr) & ~missing
     infinite = np.isinf(arr)
     negative = arr < 0
@@ -229,7 +249,7 @@ def _coerce_int(series: pd.Series, field: str, issues: RowIssues, *, required: b
         arr = series.to_numpy(dtype="float64", na_value=np.nan)
         unparsed = np.zeros(len(series), dtype=bool)
     else:
-        arr = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        arr = to_float64(series)
         unparsed = np.isnan(arr) & ~missing
     finite = np.isfinite(arr)
     fractional = finite & (np.mod(arr, 1) != 0)

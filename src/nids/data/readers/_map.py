@@ -21,7 +21,7 @@ from nids.data.schema import (
     URG,
     normalise_proto,
 )
-from nids.data.validation import RowIssues
+from nids.data.validation import RowIssues, to_float64
 
 #: Sources without flow start times get ``SYNTHETIC_TS_ORIGIN + row * SYNTHETIC_TS_STEP``
 #: (row = 0-based data row across the whole read), so order is kept and the fake clock
@@ -63,9 +63,7 @@ def number(
         return np.full(issues.n_rows, default)
     text = series.astype("str").str.strip()
     missing = (text == "") | text.isna() | (text == "-")
-    num = pd.to_numeric(text.mask(missing), errors="coerce").to_numpy(
-        dtype="float64", na_value=np.nan
-    )
+    num = to_float64(text.mask(missing))
     issues.add(
         np.isnan(num) & ~missing.to_numpy(),
         field,
