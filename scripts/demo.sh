@@ -19,3 +19,12 @@ nids data summary data/netflow.parquet
 
 step "Kubernetes: the ab overlay puts nids-v1 (8 replicas) and nids-v2 (2) behind nids-service (docs/operations.md)"
 kubectl kustomize infra/k8s/overlays/ab | grep -E '^  name: (mlflow|nids-service|nids-v1|nids-v2)$|^  replicas: |nids-isoforest/[0-9]+$'
+
+step "Model registry: versions with semantic version, stage and aliases (docs/registry.md)"
+nids models list
+
+step "Verify the production model's artefacts against their registered SHA-256 manifest"
+nids models verify production
+
+step "Registry audit history: who promoted or rolled back which version, when, why, gate figures"
+nids models history --limit 10
