@@ -1,4 +1,4 @@
-"""`nids serve`: the inference service (FastAPI under uvicorn)."""
+"""`nids serve`: the inference service (FastAPI under uvicorn); `nids replay`: drive it."""
 
 from __future__ import annotations
 
@@ -31,5 +31,20 @@ def serve(
     run_server(settings)
 
 
+def replay(
+    data: str = typer.Argument(..., help="Flows to send (any format `nids` reads)."),
+    url: str = typer.Option("http://127.0.0.1:8080", help="Base URL of a running service."),
+    batch_size: int = typer.Option(1000, min=1, help="Flows per request."),
+    limit: int | None = typer.Option(None, min=1, help="Send only the first N flows."),
+) -> None:
+    """Send flows to a running service and summarise its alerts and metrics."""
+    from nids.serving.replay import print_summary
+    from nids.serving.replay import replay as run_replay
+
+    summary = run_replay(Settings(), url, data, batch_size=batch_size, limit=limit)
+    print_summary(summary)
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("replay")(replay)

@@ -76,7 +76,7 @@ def parse_body(body: bytes, content_type: str | None, *, max_flows: int) -> pd.D
     _check_count(len(rows), max_flows)
     columns = typed_columns(rows)
     if len(rows) <= FAST_MAX_ROWS:
-        accepted = fast_frame(rows)
+        accepted = fast_frame(columns)
         if accepted is not None:
             return accepted
     return _validated(pd.DataFrame(columns))

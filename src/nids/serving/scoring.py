@@ -54,7 +54,8 @@ def score_request(
     suppressed: dict[int, str] = {}
     if alert_rows.size:
         m.alerts.labels(version, VARIANT).inc(int(alert_rows.size))
-        suppressed = _emit_alerts(flows, alert_rows, scores, top, served, ctx)
+        if ctx.allowlist or ctx.dispatcher is not None:
+            suppressed = _emit_alerts(flows, alert_rows, scores, top, served, ctx)
     if ctx.prediction_log is not None:
         _log_predictions(flows, pred, served, ctx)
     threshold = served.scorer.threshold

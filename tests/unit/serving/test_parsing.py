@@ -122,32 +122,54 @@ def test_fast_path_equals_reference_validator(flows: pd.DataFrame) -> None:
     from nids.serving.parsing import typed_columns
 
     sample = flows.sample(60, random_state=1)
-    rows = flow_records(sample)
-    for row in rows[::3]:
+    iso = flow_records(sample)
+    for row in iso[::3]:
         row.pop("community_id")  # computed the same way
-    for row in rows[1::4]:
+    iso[5]["src_ip"] = " 2001:DB8::1 "  # canonicalised
+    iso[6]["service"] = "  "  # blank -> null
+    epoch = flow_records(sample)
+    for row in epoch:
         row["ts"] = pd.Timestamp(row["ts"]).timestamp()  # epoch seconds
         row["proto"] = {"tcp": 6, "udp": 17}.get(row["proto"], row["proto"])
-    rows[5]["src_ip"] = " 2001:DB8::1 "  # canonicalised
-    rows[6]["service"] = "  "  # blank -> null
-    columns = typed_columns(rows)
-    fast = fast_frame(rows)
-    assert fast is not None
-    pd.testing.assert_frame_equal(fast, check_flows(pd.DataFrame(columns)).valid)
+    for rows in (iso, epoch):
+        columns = typed_columns(rows)
+        fast = fast_frame(columns)
+        assert fast is not None
+        pd.testing.assert_frame_equal(fast, check_flows(pd.DataFrame(columns)).valid)
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("ts", "yesterday"), ("src_ip", "1.2.3"), ("proto", "bogus"), ("label", "evil"), ("ts", 1e12)],
+    [
+        ("ts", "yesterday"),
+        ("ts", 1e12),
+        ("src_ip", "1.2.3"),
+        ("proto", "bogus"),
+        ("label", "evil"),
+        ("src_port", 70000),
+        ("duration", -0.5),
+    ],
 )
 def test_fast_path_defers_doubtful_rows(
     records: list[dict[str, Any]], field: str, value: Any
 ) -> None:
     from nids.serving.fastpath import fast_frame
+    from nids.serving.parsing import typed_columns
 
     rows = [dict(r) for r in records[:3]]
     rows[1][field] = value
-    assert fast_frame(rows) is None
+    assert fast_frame(typed_columns(rows)) is None
     with pytest.raises(SchemaError) as info:  # the reference validator names row and field
         parse_body(_json(rows), None, max_flows=10)
     assert (info.value.line, info.value.field) == (2, field)
+
+
+def test_mixed_timestamp_spellings_take_the_reference_path(records: list[dict[str, Any]]) -> None:
+    from nids.serving.fastpath import fast_frame
+    from nids.serving.parsing import typed_columns
+
+    rows = [dict(r) for r in records[:3]]
+    rows[1]["ts"] = 1.7e9  # epoch seconds among ISO strings: valid, but not fast-path
+    assert fast_frame(typed_columns(rows)) is None
+    frame = parse_body(_json(rows), None, max_flows=10)
+    assert frame["ts"].iloc[1] == pd.Timestamp(1.7e9, unit="s", tz="UTC")
