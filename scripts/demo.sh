@@ -28,3 +28,6 @@ nids models verify production
 
 step "Registry audit history: who promoted or rolled back which version, when, why, gate figures"
 nids models history --limit 10
+
+step "Evaluate honestly: fit on the first days, calibrate on held-out benign, test on the last days, vs the plain numeric IsolationForest (docs/evaluation.md)"
+nids evaluate --data data/netflow.parquet --train-on all --no-log --output reports/evaluation
