@@ -9,6 +9,7 @@ either fail on the first bad line/row, quarantine bad rows, or (``collect``, use
 from __future__ import annotations
 
 import contextlib
+import gzip
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ from nids.data.readers import detect as fmt_
 from nids.data.readers._map import MissingColumnError
 from nids.data.readers.flowcsv import NFDUMP_SUMMARY_MARKER, map_cic, map_nf_v9, map_nfdump
 from nids.data.readers.quarantine import QuarantineWriter
-from nids.data.readers.sources import SourceFile, expand, is_s3, service_errors
+from nids.data.readers.sources import SourceFile, expand, s3_service_errors
 from nids.data.readers.text import (
     BYTES_PER_LINE,
     RawBatch,
@@ -133,12 +134,10 @@ def read_batches(source: str, opts: ReadOptions, report: ReadReport) -> Iterator
             )
             try:
                 yield from _read_file(sf, opts, srep, writer, state, advance)
-            except service_errors() as exc:
+            except s3_service_errors() as exc:
                 if writer:
                     writer.abort()
-                if is_s3(sf.name):
-                    raise ServiceUnavailableError(f"{sf.name}: S3 read failed: {exc}") from exc
-                raise DataError(f"read failed: {exc}", source=sf.name) from exc
+                raise ServiceUnavailableError(f"{sf.name}: S3 read failed: {exc}") from exc
             except EmptyDataError as exc:
                 # An empty file among others is not malformed data: note it, read on.
                 # (If nothing at all is read, the first such error is raised below.)
@@ -205,8 +204,10 @@ def _read_file(
             valid = _check_batch(sf, raw, mapper, opts.mode, srep, writer, state)
             if len(valid):
                 yield valid
-    except (EOFError, zlib.error) as exc:  # truncated or corrupt gzip stream
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # truncated or corrupt gzip
         raise DataError(f"corrupt compressed data: {exc}", source=sf.name) from exc
+    except OSError as exc:
+        raise DataError(f"read failed: {exc}", source=sf.name) from exc
     except MissingColumnError as exc:
         raise SchemaError(
             f"missing required column {exc}", source=sf.name, field=exc.names[0]

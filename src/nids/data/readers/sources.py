@@ -63,6 +63,7 @@ def expand(source: str | os.PathLike[str], s3_endpoint_url: str | None = None) -
     s3 = is_s3(text)
     fs = filesystem(text, s3_endpoint_url)
     target = _strip(text)
+    storage_errors: tuple[type[BaseException], ...] = (OSError, *s3_service_errors())
     try:
         if _GLOB_CHARS & set(target):
             paths = sorted(fs.glob(target))
@@ -75,7 +76,7 @@ def expand(source: str | os.PathLike[str], s3_endpoint_url: str | None = None) -
         infos = [(p, fs.info(p)) for p in paths]
     except DataError:
         raise
-    except service_errors() as exc:
+    except storage_errors as exc:
         if s3:
             raise ServiceUnavailableError(f"{text}: cannot list S3 objects: {exc}") from exc
         raise DataError(f"cannot list files: {exc}", source=text) from exc
@@ -89,13 +90,13 @@ def expand(source: str | os.PathLike[str], s3_endpoint_url: str | None = None) -
     return files
 
 
-def service_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions that mean storage (local disk or an S3 endpoint) failed us."""
+def s3_service_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean the S3 endpoint itself failed (unreachable, refused)."""
     try:
         from botocore.exceptions import BotoCoreError, ClientError
     except ImportError:  # pragma: no cover - botocore comes with s3fs
-        return (OSError,)
-    return (OSError, BotoCoreError, ClientError)
+        return ()
+    return (BotoCoreError, ClientError)
 
 
 def _wanted(path: str) -> bool:
