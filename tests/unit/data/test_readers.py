@@ -227,3 +227,21 @@ def test_an_empty_file_among_others_is_reported_not_fatal(tmp_path: Path) -> Non
     df, report = read_flows_report(tmp_path)
     assert len(df) == 3
     assert [s.error for s in report.sources] == [None, f"{tmp_path / 'b.log'}: the file is empty"]
+
+
+def test_iot23_style_space_joined_label_fields(tmp_path: Path) -> None:
+    write_zeek_tsv(sample_flows(), tmp_path / "conn.log")
+    text = (tmp_path / "conn.log").read_text()
+    joined = text.replace(
+        "\ttunnel_parents\tlabel\tdetailedlabel", "\ttunnel_parents   label   detailedlabel"
+    )
+    lines = [
+        line
+        if line.startswith("#") or not line
+        else "\t".join(line.split("\t")[:-3]) + "\t" + "   ".join(line.split("\t")[-3:])
+        for line in joined.split("\n")
+    ]
+    (tmp_path / "conn.log").write_text("\n".join(lines))
+    df = read_flows(tmp_path / "conn.log")
+    assert df["label"].tolist() == ["benign", "malicious", "benign"]
+    assert df["attack_type"].tolist()[1] == "SSH-Bruteforce"

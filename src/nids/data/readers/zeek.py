@@ -58,6 +58,7 @@ def map_zeek(raw: pd.DataFrame, issues: RowIssues, row_offset: int) -> pd.DataFr
     byte counts (``-``) are 0; ``tcp_flags`` are rebuilt from ``history``.
     """
     del row_offset  # Zeek always has timestamps
+    raw = _split_compound_fields(raw)
     n = len(raw)
     proto = canonical_proto(nulls_for(require(raw, "proto", "proto"), ZEEK_UNSET))
     src_pkts = number(pick(raw, "orig_pkts"), "src_pkts", issues)
@@ -90,6 +91,21 @@ def map_zeek(raw: pd.DataFrame, issues: RowIssues, row_offset: int) -> pd.DataFr
     out["label"] = label
     out["attack_type"] = attack
     return pd.DataFrame({k: _values(v) for k, v in out.items()})
+
+
+def _split_compound_fields(raw: pd.DataFrame) -> pd.DataFrame:
+    """Stratosphere's IoT-23 logs join the last fields with spaces instead of tabs
+    (``tunnel_parents   label   detailedlabel``); split such columns into their fields."""
+    compound = [c for c in raw.columns if len(str(c).split()) > 1]
+    if not compound:
+        return raw
+    raw = raw.copy()
+    for col in compound:
+        names = str(col).split()
+        parts = raw[col].astype("str").str.split(n=len(names) - 1, expand=True)
+        for i, name in enumerate(names):
+            raw[name] = parts[i] if i in parts.columns else None
+    return raw
 
 
 def _values(value: pd.Series | np.ndarray) -> pd.Series | np.ndarray:
