@@ -6,10 +6,21 @@ import json
 from pathlib import Path
 
 import pytest
+import typer
 
+import nids.cli
 from conftest import ZEEK_008, ZEEK_010
 from nids.cli import main
 from nids.data import read_flows
+
+
+@pytest.fixture(autouse=True)
+def _data_commands_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real entry point with only this module's commands (others' may be mid-edit)."""
+    fresh = typer.Typer(pretty_exceptions_enable=False, no_args_is_help=True)
+    fresh.callback()(lambda: None)
+    for name, value in (("app", fresh), ("_COMMAND_MODULES", ["data"]), ("_registered", False)):
+        monkeypatch.setattr(nids.cli, name, value)
 
 
 def test_ingest_converts_and_reports_counts(
