@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "data"))
 from flow_writers import sample_flows, write_zeek_tsv
 
+from nids.cli.data import ingest_command
 from nids.data import ingest, read_flows, read_flows_report, validate_flows, write_flows
 from nids.errors import DataError, ServiceUnavailableError
 
@@ -88,6 +89,11 @@ def test_endpoint_from_aws_endpoint_url_and_text_objects(
     report = ingest(f"s3://{BUCKET}/zeek/conn.log", f"s3://{BUCKET}/canonical/flows.parquet")
     assert report.rows == 3
     assert len(read_flows(f"s3://{BUCKET}/canonical/flows.parquet")) == 3
+    # the CLI command takes s3:// outputs too (no Path mangling of 's3://')
+    ingest_command(
+        f"s3://{BUCKET}/zeek/", f"s3://{BUCKET}/cli/flows.parquet", None, None, None, None
+    )
+    assert len(read_flows(f"s3://{BUCKET}/cli/flows.parquet")) == 3
 
 
 def test_corrupt_object_in_a_glob_fails_or_is_quarantined(s3: str, tmp_path: Path) -> None:

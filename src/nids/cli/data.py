@@ -34,7 +34,9 @@ def _report_table(report: Any, title: str) -> Any:
 
 def ingest_command(
     src: str = typer.Argument(..., help="File, directory, glob or s3:// URL of flow records."),
-    out: Path = typer.Option(..., "--out", "-o", help="Parquet file to write (canonical schema)."),
+    out: str = typer.Option(
+        ..., "--out", "-o", help="Parquet file to write (canonical schema), local or s3://."
+    ),
     fmt: str | None = typer.Option(None, "--format", "-f", help=_FORMAT_HELP),
     on_error: str | None = typer.Option(
         None, "--on-error", help="fail (default) or quarantine malformed rows."
