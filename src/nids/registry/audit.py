@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from nids.registry.store import configure_mlflow, ensure_experiment
-from nids.registry.versions import actor
+from nids.registry.versions import actor, registry_errors
 from nids.settings import Settings
 
 _PREFIX = "nids.audit."
@@ -42,6 +42,7 @@ def _as_int(text: str | None) -> int | None:
     return int(text) if text and text.isdigit() else None
 
 
+@registry_errors
 def record_event(
     settings: Settings,
     *,
@@ -98,6 +99,7 @@ def record_event(
     )
 
 
+@registry_errors
 def history(settings: Settings, name: str | None = None, *, limit: int = 100) -> list[AuditEvent]:
     """Audit records, newest first (optionally of one model)."""
     client = configure_mlflow(settings)

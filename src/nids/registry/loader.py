@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<ref>[^/]+))$")
 _RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
+_LOGGED_MODEL_URI = re.compile(r"^models:/(?P<model_id>m-[0-9a-f]+)$")  # MLflow 3 model id
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,15 @@ def resolve_uri(client: MlflowClient, uri: str) -> ModelVersion | None:
     if match:
         found = client.search_model_versions(f"run_id = '{match['run_id']}'")
         return min(found, key=lambda v: int(v.version)) if found else None
+    match = _LOGGED_MODEL_URI.match(uri)
+    if match:  # what training returns as model_uri; registered versions keep it as source
+        run_id = client.get_logged_model(match["model_id"]).source_run_id
+        same = [v for v in client.search_model_versions(f"run_id = '{run_id}'") if v.source == uri]
+        return min(same, key=lambda v: int(v.version)) if same else None
     raise RegistryError(
         f"unsupported model URI {uri!r}",
-        hint="use models:/NAME@ALIAS, models:/NAME/STAGE, models:/NAME/VERSION or runs:/RUN_ID/PATH",
+        hint="use models:/NAME@ALIAS, models:/NAME/STAGE, models:/NAME/VERSION, models:/MODEL_ID "
+        "or runs:/RUN_ID/PATH",
     )
 
 
@@ -122,11 +129,13 @@ def split_ref(ref: str, default_name: str) -> tuple[str, str]:
     return (name, version) if sep and name else (default_name, ref)
 
 
+@rv.registry_errors
 def verify_ref(settings: Settings, ref: str) -> rv.VersionInfo:
     """:func:`verify_version` for ``NAME/VERSION`` or ``VERSION`` of the default model."""
     return verify_version(settings, *split_ref(ref, settings.model_name))
 
 
+@rv.registry_errors
 def verify_version(settings: Settings, name: str, ref: str) -> rv.VersionInfo:
     """Download a version and check every artefact against its manifest."""
     client = configure_mlflow(settings)
@@ -153,12 +162,13 @@ def _load_pyfunc(local: Path, uri: str) -> tuple[Any, Any]:
     return pyfunc, nids_model
 
 
+@rv.registry_errors
 def load_model(uri: str, settings: Settings) -> LoadedModel:
     """Resolve ``uri``, verify the artefacts against the manifest, and load the model.
 
     Raises :class:`ModelIntegrityError` when any file is missing, added or modified.
-    A ``runs:/`` URI of a run that was never registered has no manifest to check: it
-    loads with ``verified=False``.
+    A ``runs:/`` or ``models:/<model_id>`` URI of a model that was never registered has
+    no manifest to check: it loads with ``verified=False``.
     """
     import mlflow
 

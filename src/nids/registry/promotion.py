@@ -15,7 +15,7 @@ from nids.errors import ConcurrentUpdateError, ConfigError, PromotionRefusedErro
 from nids.registry import audit, gate, state
 from nids.registry.loader import find_version, load_model, split_ref, verify_version
 from nids.registry.store import configure_mlflow
-from nids.registry.versions import VersionInfo, version_info
+from nids.registry.versions import VersionInfo, registry_errors, version_info
 from nids.settings import Settings
 
 if TYPE_CHECKING:
@@ -134,6 +134,7 @@ def _move(
     return PromotionResult(name, target, expected, new, outcome, result, event)
 
 
+@registry_errors
 def promote(
     settings: Settings,
     ref: str,
@@ -198,6 +199,7 @@ def previous_production(settings: Settings, name: str, current: int) -> int:
     )
 
 
+@registry_errors
 def rollback(
     settings: Settings, name: str | None = None, *, reason: str | None = None
 ) -> PromotionResult:
@@ -215,6 +217,7 @@ def rollback(
     )  # fmt: skip
 
 
+@registry_errors
 def compare(settings: Settings, ref_a: str, ref_b: str, *, data: str) -> gate.GateResult:
     """Evaluate two versions on the same data; the result reads 'is A no worse than B'."""
     from nids.data import read_flows
@@ -234,6 +237,7 @@ def compare(settings: Settings, ref_a: str, ref_b: str, *, data: str) -> gate.Ga
     return gate.decide(fa, fb, labelled=gate.has_labels(df), margin=settings.registry_gate_margin)
 
 
+@registry_errors
 def list_versions(settings: Settings, name: str | None = None) -> list[VersionInfo]:
     """Every version of a model, oldest first, with aliases."""
     from nids.registry.versions import all_versions
@@ -245,6 +249,7 @@ def list_versions(settings: Settings, name: str | None = None) -> list[VersionIn
     ]
 
 
+@registry_errors
 def describe(settings: Settings, ref: str) -> VersionInfo:
     """One version (``NAME/VERSION``, ``VERSION`` or ``NAME`` for the production/latest one)."""
     client = configure_mlflow(settings)

@@ -9,6 +9,7 @@ without verified artefacts is never left behind.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import os
@@ -16,17 +17,22 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from nids.errors import ModelIntegrityError, RegistryError, ServiceUnavailableError
+from nids.errors import ModelIntegrityError, NidsError, RegistryError, ServiceUnavailableError
 from nids.registry import manifest as mf
 from nids.registry.semver import SemVer, VersionFacts, classify_change, next_semver
 from nids.registry.store import configure_mlflow
 from nids.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.tracking import MlflowClient
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # Version tags we write.
 TAG_SEMVER = "nids.semver"
@@ -118,22 +124,42 @@ def version_info(mv: ModelVersion, *, created: bool = True) -> VersionInfo:
     )
 
 
+def _translate(settings: Settings | None, what: str, exc: Exception) -> NidsError:
+    """Our error for an MLflow or network failure."""
+    where = settings.mlflow_tracking_uri if settings is not None else "the registry"
+    code = getattr(exc, "error_code", None)
+    message = getattr(exc, "message", None) or str(exc)
+    if code in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}:
+        return RegistryError(f"{what}: {message}")
+    if isinstance(exc, OSError):
+        return ServiceUnavailableError(f"{what}: registry {where} is unreachable: {message}")
+    return ServiceUnavailableError(f"{what} failed on {where}: {message}")
+
+
 def _registry_call(settings: Settings, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
     """Run an MLflow call, turning store failures into our errors."""
     from mlflow.exceptions import MlflowException
 
     try:
         return func(*args, **kwargs)
-    except MlflowException as exc:
-        if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}:
-            raise RegistryError(f"{what}: {exc.message}") from exc
-        raise ServiceUnavailableError(
-            f"{what} failed on {settings.mlflow_tracking_uri}: {exc.message}"
-        ) from exc
-    except OSError as exc:
-        raise ServiceUnavailableError(
-            f"{what}: registry {settings.mlflow_tracking_uri} is unreachable: {exc}"
-        ) from exc
+    except (MlflowException, OSError) as exc:
+        raise _translate(settings, what, exc) from exc
+
+
+def registry_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a public registry function: MLflow/network failures become NidsErrors."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return func(*args, **kwargs)
+        except (MlflowException, OSError) as exc:
+            settings = next((a for a in (*args, *kwargs.values()) if isinstance(a, Settings)), None)
+            raise _translate(settings, func.__name__.replace("_", " "), exc) from exc
+
+    return wrapper
 
 
 def all_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
@@ -317,6 +343,7 @@ def _existing_for_run(client: MlflowClient, name: str, run_id: str) -> ModelVers
     return min(found, key=lambda v: int(v.version)) if found else None
 
 
+@registry_errors
 def get_version(settings: Settings, name: str, version: int | str) -> VersionInfo:
     """One version with its aliases."""
     client = configure_mlflow(settings)
@@ -326,6 +353,7 @@ def get_version(settings: Settings, name: str, version: int | str) -> VersionInf
     return version_info(mv)
 
 
+@registry_errors
 def register_model_version(
     settings: Settings, run_id: str, *, name: str | None = None, artifact_path: str = "model"
 ) -> VersionInfo:
@@ -368,6 +396,7 @@ def register_model_version(
     return version_info(client.get_model_version(name, mv.version))
 
 
+@registry_errors
 def adopt_version(settings: Settings, name: str, version: int) -> VersionInfo:
     """Give a version registered outside nids (e.g. ``mlflow.register_model``) its manifest.
 
