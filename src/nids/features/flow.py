@@ -13,7 +13,7 @@ import numpy as np
 
 from nids.data.schema import ACK, FIN, RST, SYN
 from nids.features.columns import FlowView
-from nids.features.network import EXTERNAL, INBOUND, INTERNAL, OUTBOUND, Network
+from nids.features.network import INBOUND, INTERNAL, OUTBOUND, Network
 
 Columns = dict[str, np.ndarray]
 
@@ -94,11 +94,10 @@ def service_features(v: FlowView) -> Columns:
 
 
 def protocol_features(v: FlowView) -> Columns:
-    """One-hot transport protocol."""
+    """One-hot transport protocol, TCP as the reference level."""
     icmp = v.isin("proto", ["icmp", "ipv6-icmp"])
     tcp, udp = v.equals("proto", "tcp"), v.equals("proto", "udp")
-    return {
-        "proto_tcp": tcp.astype(np.float64),
+    return {  # TCP is the reference level (all zero)
         "proto_udp": udp.astype(np.float64),
         "proto_icmp": icmp.astype(np.float64),
         "proto_other": (~(tcp | udp | icmp)).astype(np.float64),
@@ -150,12 +149,11 @@ def state_features(masks: dict[str, np.ndarray]) -> Columns:
 
 
 def direction_features(directions: np.ndarray) -> Columns:
-    """One-hot direction relative to the home networks."""
+    """One-hot direction relative to the home networks (external: the all-zero reference)."""
     return {
         "dir_inbound": (directions == INBOUND).astype(np.float64),
         "dir_outbound": (directions == OUTBOUND).astype(np.float64),
         "dir_internal": (directions == INTERNAL).astype(np.float64),
-        "dir_external": (directions == EXTERNAL).astype(np.float64),
     }
 
 

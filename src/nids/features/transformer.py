@@ -23,7 +23,7 @@ from nids.features.rarity import fit_counts, port_keys, rarity, service_keys
 
 #: Bump whenever a feature's definition, name or order changes (logged as a tag; the
 #: registry derives semantic versions from it).
-FEATURE_SET_VERSION = "1.2.0"
+FEATURE_SET_VERSION = "1.3.0"
 
 #: Feature groups in matrix order; each is the unit of an ablation.
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
@@ -40,7 +40,10 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "rate": ("log_duration", "log_bytes_per_s", "log_pkts_per_s"),
     "port": ("dst_port_well_known", "dst_port_registered", "dst_port_ephemeral", "src_port_low"),
     "service": ("service_dns", "service_http", "service_ssl", "service_ssh"),
-    "protocol": ("proto_tcp", "proto_udp", "proto_icmp", "proto_other"),
+    # One-hot groups drop their reference level (TCP; neither end at home): complementary
+    # columns would state one fact twice, and an isolation forest, which picks split
+    # features uniformly, would weigh that fact double.
+    "protocol": ("proto_udp", "proto_icmp", "proto_other"),
     "state": (
         "state_half_open",
         "state_rejected",
@@ -50,7 +53,7 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
         "state_midstream",
         "state_completed",
     ),
-    "direction": ("dir_inbound", "dir_outbound", "dir_internal", "dir_external"),
+    "direction": ("dir_inbound", "dir_outbound", "dir_internal"),
     "time": ("hour_sin", "hour_cos"),
     "rarity": ("port_rarity", "service_rarity"),
     "context": CONTEXT_FEATURES,

@@ -6,11 +6,12 @@ Protocol (see ``../shared/data/README.md`` and ``docs/evaluation.md``):
    of ``--data`` (a later period). Without it, ``--data`` is split: ``temporal`` (the
    default) tests on the latest ``test_fraction`` of flows, ``random`` on a seeded
    random share (documented as optimistic: it mixes the test period into training).
-2. **Calibration.** The latest ``calibration_fraction`` of the training period is held
-   out; the alert threshold is chosen on its flows labelled benign only.
-3. **Fitting** uses the rest of the training period: all of it (``--train-on all``,
-   realistic contamination) or only the flows not labelled malicious
-   (``--train-on benign``: benign and unlabelled background).
+2. **Training flows**: all of the training period (``--train-on all``, realistic
+   contamination) or only its flows not labelled malicious (``--train-on benign``:
+   benign and unlabelled background).
+3. **Calibration.** The latest ``calibration_fraction`` of those training flows is held
+   out; the alert threshold is chosen on its flows labelled benign only. The rest is
+   fitted on.
 4. **Test** flows never reach fitting or calibration; every model (ours, the plain
    numeric IsolationForest baseline, other detectors, ablations) uses the same parts,
    the same threshold rule and the same Scorer/metrics code as training.
@@ -93,15 +94,19 @@ def split_for_evaluation(
             period, test = random_split(data, test_fraction, seed=seed)
     else:
         period, test = train, data
-    if protocol == "temporal":
-        fit, calibration = temporal_split(period, calibration_fraction)
-    else:
-        fit, calibration = random_split(period, calibration_fraction, seed=seed + 1)
     labelled = has_labels(period)
     if train_on == "benign":
         if not labelled:
             raise TrainingError("--train-on benign needs labelled training flows; none has one")
-        fit = not_malicious(fit)
+        # Hold out the latest of the *benign* traffic: in attack-heavy captures the last
+        # hours of all flows may hold almost no benign flow to calibrate on.
+        period = not_malicious(period)
+    if len(period) < 2:
+        raise TrainingError(f"only {len(period)} training flow(s)", hint="use more data")
+    if protocol == "temporal":
+        fit, calibration = temporal_split(period, calibration_fraction)
+    else:
+        fit, calibration = random_split(period, calibration_fraction, seed=seed + 1)
     if labelled:
         calibration = benign_only(calibration)
     if len(fit) < 2:
