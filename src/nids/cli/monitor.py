@@ -69,7 +69,10 @@ def drift(
         json_out=json_out,
         log_to_mlflow=mlflow,
     )
-    Console().print(drift_table(check.result, only_interesting=not show_all))
+    console = Console()
+    console.print(drift_table(check.result, only_interesting=not show_all))
+    for note in check.notes:
+        console.print(f"note: {note}")
     _exit_for(check.result.drifted)
 
 
@@ -82,9 +85,10 @@ def run(
 
     from nids.monitoring.job import run_cycle
     from nids.monitoring.report import drift_table
+    from nids.pipelines.trigger import drift_retrain_hook
     from nids.settings import Settings
 
-    check = run_cycle(Settings(), window_h=window_h)
+    check = run_cycle(Settings(), window_h=window_h, retrain_hook=drift_retrain_hook)
     console = Console()
     console.print(drift_table(check.result, only_interesting=True))
     for note in [f"report: {check.report_path}", f"MLflow run: {check.run_id}", *check.notes]:

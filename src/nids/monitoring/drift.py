@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -233,6 +233,7 @@ def compare_to_reference(
     psi_threshold: float = 0.1,
     wasserstein_threshold: float = 0.1,
     alert_ratio: float = 2.0,
+    exclude: Collection[str] = (),
 ) -> DriftResult:
     """Compare a current window with a reference profile (see the module doc for the rule).
 
@@ -240,7 +241,7 @@ def compare_to_reference(
     plain feature name for engineered features; flow column names for raw and
     categorical columns), or a feature matrix in the profile's feature order.
     ``scores`` (higher = more anomalous) and ``is_alert`` (or ``threshold``) add the
-    score-distribution and alert-rate checks.
+    score-distribution and alert-rate checks. ``exclude`` names columns to skip.
     """
     reference = profile if isinstance(profile, Reference) else Reference(profile)
     frame = as_frame(current, reference)
@@ -248,6 +249,8 @@ def compare_to_reference(
         raise DataError("the current window holds no flows")
     checks: list[ColumnDrift] = []
     for key, summary in reference.numeric.items():
+        if key in exclude:
+            continue
         kind = key.split(":", 1)[0]
         cur = numeric_values(frame, key)
         ref = reference.samples.get(key)
@@ -256,7 +259,7 @@ def compare_to_reference(
         edges = np.asarray(summary["edges"], dtype=float)
         checks.append(_numeric_check(key, kind, ref, cur, edges, reference.stds[key]))
     for key, summary in reference.categorical.items():
-        if summary["column"] in frame.columns:
+        if summary["column"] in frame.columns and key not in exclude:
             checks.append(_categorical_check(key, summary, frame[summary["column"]]))
     prediction_mean = alert_rate = ref_alert_rate = None
     if scores is not None:

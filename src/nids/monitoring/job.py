@@ -111,23 +111,55 @@ def load_window(source: str, settings: Settings) -> pd.DataFrame:
     )
 
 
-def _score_window(model: _Model, frame: pd.DataFrame) -> tuple[pd.DataFrame, Any, Any]:
-    """Add the model's features (unless logged online) and score the window."""
+def _score_window(model: _Model, frame: pd.DataFrame) -> tuple[pd.DataFrame, Any, Any, list[str]]:
+    """Features and scores of the window, as the service computed them where possible.
+
+    Returns the frame (with ``feature:<name>`` columns), scores, alert flags and notes;
+    notes name columns that cannot be compared honestly (see below).
+    """
+    notes: list[str] = []
+    logged_scores = "score" in frame.columns and "is_alert" in frame.columns
     if model.scorer is None:
-        scores = frame["score"].to_numpy(dtype=float) if "score" in frame.columns else None
-        alerts = frame["is_alert"].to_numpy(dtype=bool) if "is_alert" in frame.columns else None
-        return frame, scores, alerts
+        scores = frame["score"].to_numpy(dtype=float) if logged_scores else None
+        alerts = frame["is_alert"].to_numpy(dtype=bool) if logged_scores else None
+        return frame, scores, alerts, notes
     scorer = model.scorer
+    if "model_version" in frame.columns and model.version is not None:
+        mine = frame["model_version"].astype(str) == model.version
+        if mine.any() and not mine.all():
+            notes.append(f"kept the {int(mine.sum())} log rows scored by version {model.version}")
+            frame = frame[mine.to_numpy()].reset_index(drop=True)
+        elif not mine.any():
+            logged_scores = False  # another version's scores: rescore with this one
     logged = [f"feature:{n}" for n in scorer.feature_names]
     if all(c in frame.columns for c in logged):
-        # Online feature values from the service: host context over ALL traffic,
-        # which a recomputation over a sampled log could not reproduce.
+        # Online values from the service: host context over ALL traffic.
         x = frame[logged].to_numpy(dtype=float)
-    else:
-        x = scorer.features(frame)
-        frame = pd.concat([frame.reset_index(drop=True), pd.DataFrame(x, columns=logged)], axis=1)
-    scores = scorer.score_features(x)
-    return frame, scores, scores > scorer.threshold
+        return frame, scorer.score_features(x), None, notes
+    x = scorer.features(frame)
+    frame = pd.concat([frame.reset_index(drop=True), pd.DataFrame(x, columns=logged)], axis=1)
+    sampled = "sample_rate" in frame.columns and bool((frame["sample_rate"] < 1).any())
+    if not sampled:
+        scores = scorer.score_features(x)
+        return frame, scores, scores > scorer.threshold, notes
+    # A sampled log without logged features: per-host window features recomputed on
+    # the sample would count a fraction of each host's flows and look like drift,
+    # and so would scores computed from them. Use the service's own scores instead.
+    notes.append(
+        "sampled prediction log without logged features: host-context features not "
+        "compared, scores and alerts as the service logged them"
+    )
+    if logged_scores:
+        return frame, frame["score"].to_numpy(dtype=float), frame["is_alert"].to_numpy(bool), notes
+    notes.append("no scores of this model version in the log: score and alert rate not compared")
+    return frame, None, None, notes
+
+
+def context_columns(scorer: Any) -> set[str]:
+    """Reference keys of the host-context (per-source window) features."""
+    from nids.features import FEATURE_GROUPS
+
+    return {f"feature:{n}" for n in FEATURE_GROUPS.get("context", ()) if n in scorer.feature_names}
 
 
 def check_window(
@@ -143,8 +175,9 @@ def check_window(
     """Drift, feedback metrics, outputs and MLflow logging for one window frame."""
     uri = reference or settings.model_uri
     model = _load_reference(uri, settings)
-    frame, scores, alerts = _score_window(model, frame)
+    frame, scores, alerts, notes = _score_window(model, frame)
     threshold = model.scorer.threshold if model.scorer is not None else None
+    exclude = context_columns(model.scorer) if any("host-context" in n for n in notes) else set()
     result = compare_to_reference(
         model.reference,
         frame,
@@ -155,8 +188,9 @@ def check_window(
         correction=settings.drift_correction,
         psi_threshold=settings.drift_psi_threshold,
         wasserstein_threshold=settings.drift_wasserstein_threshold,
+        exclude=exclude,
     )
-    check = DriftCheck(result, model.name, model.version, uri)
+    check = DriftCheck(result, model.name, model.version, uri, notes=notes)
     check.feedback = feedback_metrics(settings, model.version, frame, alerts)
     if report is not None:
         from nids.monitoring.report import render_html
