@@ -14,6 +14,7 @@ The PostgreSQL backend gets its own uniquely named database on 127.0.0.1:5432
 from __future__ import annotations
 
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -26,6 +27,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+# pytest registers this file as module ``conftest`` too, shadowing tests/conftest.py for
+# ``from conftest import ZEEK_008`` in this directory: re-export the shared constants.
+_SHARED = runpy.run_path(str(Path(__file__).resolve().parents[1] / "conftest.py"))
+REPO_ROOT: Path = _SHARED["REPO_ROOT"]
+SHARED_DATA: Path = _SHARED["SHARED_DATA"]
+ZEEK_008: Path = _SHARED["ZEEK_008"]
+ZEEK_010: Path = _SHARED["ZEEK_010"]
 
 POSTGRES_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SERVER_START_TIMEOUT_S = 180.0  # generous: the machine is shared and migrations are slow

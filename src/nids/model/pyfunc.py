@@ -96,10 +96,14 @@ def to_model_input(df: pd.DataFrame) -> pd.DataFrame:
     """
     from nids.data.schema import INPUT_COLUMNS
 
-    out = df[[c for c in INPUT_COLUMNS if c in df.columns]].copy()
-    ts = out["ts"]
-    if isinstance(ts.dtype, pd.DatetimeTZDtype):
-        out["ts"] = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return naive_utc_ts(df[[c for c in INPUT_COLUMNS if c in df.columns]])
+
+
+def naive_utc_ts(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose timezone-aware ``ts`` is converted to naive UTC."""
+    out = df.copy()
+    if "ts" in out.columns and isinstance(out["ts"].dtype, pd.DatetimeTZDtype):
+        out["ts"] = out["ts"].dt.tz_convert("UTC").dt.tz_localize(None)
     return out
 
 
@@ -160,6 +164,16 @@ def build_signature(scorer: Scorer, input_example: pd.DataFrame) -> Any:
     return ModelSignature(inputs=inputs, outputs=inferred.outputs, params=inferred.params)
 
 
+def _enforceable_example(example: pd.DataFrame) -> pd.DataFrame:
+    """The example without optional columns holding nulls (UDP/ICMP flows have no TCP flags).
+
+    MLflow validates the logged example against the signature and cannot convert a null
+    to an integer; an optional column may be absent, so such columns are left out.
+    """
+    holed = [c for c in OPTIONAL_INPUT_COLUMNS if c in example.columns and example[c].isna().any()]
+    return example.drop(columns=holed)
+
+
 def log_nids_model(
     pipeline: Any,
     threshold: float,
@@ -194,6 +208,6 @@ def log_nids_model(
             python_model=str(Path(__file__).with_name("pyfunc_code.py")),
             artifacts=artifacts,
             signature=build_signature(scorer, input_example),
-            input_example=input_example,
+            input_example=_enforceable_example(input_example),
             pip_requirements=runtime_requirements(),
         )

@@ -120,10 +120,14 @@ def log_datasets(source: str, parts: dict[str, pd.DataFrame]) -> None:
     import mlflow
     from mlflow.data.pandas_dataset import from_pandas
 
+    from nids.model.pyfunc import naive_utc_ts
+
     for context, frame in parts.items():
         targets = "label" if "label" in frame.columns else None
         dataset: Any = from_pandas(
-            frame,
+            # Naive UTC timestamps, as in the model signature (MLflow's schema inference
+            # trips over pandas' deprecation of tz-aware ``Series.values``).
+            naive_utc_ts(frame),
             source=dataset_source(source),
             targets=targets,
             name=f"{DATASET_NAME}-{context}",

@@ -27,7 +27,7 @@ from nids.training.prepare import Prepared, prepare
 #: instead (only when the user has not chosen values).
 FAIL_FAST_HTTP = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0.5",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
 #: Rows of the test period whose contributions are averaged for the contribution plot.
@@ -47,6 +47,19 @@ class TrainResult:
     run_url: str
     params: dict[str, str] = field(default_factory=dict)
     registered: Any = None  # nids.registry.VersionInfo when --register
+
+
+@contextmanager
+def fail_fast_http() -> Iterator[None]:
+    """Apply :data:`FAIL_FAST_HTTP` where unset, restoring the environment afterwards."""
+    added = [key for key in FAIL_FAST_HTTP if key not in os.environ]
+    for key in added:
+        os.environ[key] = FAIL_FAST_HTTP[key]
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
 
 
 @contextmanager
@@ -263,12 +276,13 @@ def train(
     from nids.registry.store import ensure_experiment
 
     settings = settings.with_overrides(**overrides)
-    for key, value in FAIL_FAST_HTTP.items():
-        os.environ.setdefault(key, value)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
-    with Progress(
-        *columns, TimeElapsedColumn(), console=console, disable=not progress, transient=False
-    ) as bar:
+    with (
+        fail_fast_http(),
+        Progress(
+            *columns, TimeElapsedColumn(), console=console, disable=not progress, transient=False
+        ) as bar,
+    ):
         with _stage(bar, f"load flows from {data}"):
             df = frame if frame is not None else load_flows(settings, data)
         prepared = prepare(df, settings, source=data)
