@@ -17,6 +17,13 @@ nids data validate data/netflow.parquet
 step "Summarise them: time span, label and attack mix, protocols, services, top ports"
 nids data summary data/netflow.parquet
 
+step "Train: fit on the earlier days, threshold on held-out benign flows, test on the last days, log to MLflow, register (docs/training.md)"
+python models/nids/train.py --data data/netflow.parquet --register | tee data/train.log
+VERSION=$(sed -n 's/^registered: nids-isoforest version \([0-9][0-9]*\).*/\1/p' data/train.log)
+
+step "Promote the new version to production (gated against the incumbent; exit 5 = refused, incumbent kept)"
+nids models promote "$VERSION" --to production --reason "demo: freshly trained" || test $? -eq 5
+
 step "Kubernetes: the ab overlay puts nids-v1 (8 replicas) and nids-v2 (2) behind nids-service (docs/operations.md)"
 kubectl kustomize infra/k8s/overlays/ab | grep -E '^  name: (mlflow|nids-service|nids-v1|nids-v2)$|^  replicas: |nids-isoforest/[0-9]+$'
 
