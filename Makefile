@@ -34,6 +34,10 @@ tools: $(CHECKOV_STAMP)
 demo: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
+## make serve: run the inference service on the production model until Ctrl-C (docs/serving.md).
+serve: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/nids serve
+
 ## make test: set up and run lint, type checks and the whole test suite (integration and slow included).
 test: venv tools
 	$(BIN)/ruff check src tests benchmarks models

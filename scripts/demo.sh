@@ -38,3 +38,20 @@ nids models history --limit 10
 
 step "Evaluate honestly: fit on the first days, calibrate on held-out benign, test on the last days, vs the plain numeric IsolationForest (docs/evaluation.md)"
 nids evaluate --data data/netflow.parquet --train-on all --no-log --output reports/evaluation
+
+step "Serve the production model (nids serve) and stream a day of traffic with attacks through it (docs/serving.md)"
+nids generate --out data/serve-demo.parquet --flows 20000 --days 1 --attack-share 0.05 --seed 21
+mkdir -p data/alerts
+NIDS_ALERT_SINK=file NIDS_ALERT_FILE=data/alerts/demo-alerts.jsonl NIDS_RELOAD_INTERVAL_S=0 \
+  nids serve --port 8085 > data/serve-demo.log 2>&1 &
+SERVE_PID=$!
+stop_service() { kill -TERM "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null || true; }
+trap stop_service EXIT
+for _ in $(seq 1 240); do curl -fsS http://127.0.0.1:8085/readyz >/dev/null 2>&1 && break; sleep 0.5; done
+curl -fsS http://127.0.0.1:8085/readyz; echo
+nids replay data/serve-demo.parquet --url http://127.0.0.1:8085 --batch-size 1000
+
+step "Two of the ECS alerts it wrote (event.kind alert, Community ID, explanation)"
+head -n 2 data/alerts/demo-alerts.jsonl | cut -c1-700
+stop_service
+trap - EXIT

@@ -28,16 +28,16 @@ def free_port() -> int:
 
 def registry_settings(root: Path, **overrides: Any) -> Settings:
     """Settings on an embedded SQLite registry under ``root`` (absolute paths)."""
-    return Settings(
-        mlflow_tracking_uri=f"sqlite:///{(root / 'mlflow.db').resolve()}",
-        artifact_root=str((root / "artifacts").resolve()),
-        n_estimators=25,
-        max_samples=128,
-        seed=0,
-        prediction_log_dir=None,
-        feedback_db_url=f"sqlite:///{(root / 'feedback.db').resolve()}",
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "mlflow_tracking_uri": f"sqlite:///{(root / 'mlflow.db').resolve()}",
+        "artifact_root": str((root / "artifacts").resolve()),
+        "n_estimators": 25,
+        "max_samples": 128,
+        "seed": 0,
+        "prediction_log_dir": None,
+        "feedback_db_url": f"sqlite:///{(root / 'feedback.db').resolve()}",
+    }
+    return Settings(**{**values, **overrides})
 
 
 def register_version(settings: Settings, pipeline: Any, threshold: float, example: Any) -> int:

@@ -350,3 +350,23 @@ def test_schemathesis_finds_no_server_errors(service: tuple[str, Registry]) -> N
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "/v1/score" in result.stdout
+
+
+def test_replay_streams_a_file_and_summarises(
+    service: tuple[str, Registry], tmp_path: Path
+) -> None:
+    from pydantic import SecretStr
+
+    from nids.data.io import write_flows
+    from nids.serving.replay import replay
+
+    url, reg = service
+    path = tmp_path / "flows.parquet"
+    write_flows(reg.flows.iloc[500:800], str(path))
+    settings = reg.settings.model_copy(update={"api_token": SecretStr(TOKEN)})
+    scored_before = _metric(url, "nids_flows_scored_total")
+    summary = replay(settings, url, str(path), batch_size=120)
+    assert (summary.flows, summary.requests) == (300, 3)
+    assert summary.alerts == sum(summary.alerts_by_attack.values())
+    assert summary.metrics["nids_flows_scored_total"] == scored_before + 300
+    assert summary.model.startswith("nids-isoforest v")

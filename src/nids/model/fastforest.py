@@ -21,6 +21,7 @@ isolated away), summed over trees and normalised to sum 1 per row.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from numba import njit, prange
 #: Batches at least this large are scored with the parallel kernel; below it the
 #: serial kernel avoids thread start-up costs that dominate small requests.
 PARALLEL_MIN_ROWS = 2048
+_PARALLEL_LOCK = threading.Lock()
 # Rows walked through one tree before moving to the next (keeps a tree cache-resident).
 _BLOCK_ROWS = 256
 # Below this many rows a row-at-a-time descent beats the level-synchronous block.
@@ -357,10 +359,17 @@ class CompiledForest:
     def path_length_sums(self, rows: Any) -> np.ndarray:
         """Sum over trees of each row's path length (sklearn's ``depths``)."""
         arr = self._prepare(rows)
-        parallel = arr.shape[0] >= PARALLEL_MIN_ROWS
         if self._perfect is not None and not np.isnan(arr).any():
             depth, feat, thr, leaf = self._perfect
-            return _perfect_sums(arr, parallel, depth, feat, thr, leaf)
+            # numba's default (workqueue) threading layer must not be entered by two
+            # threads at once (a service scores while a reload warms up): one parallel
+            # launch at a time, everyone else takes the serial kernel.
+            if arr.shape[0] >= PARALLEL_MIN_ROWS and _PARALLEL_LOCK.acquire(blocking=False):
+                try:
+                    return _perfect_sums(arr, True, depth, feat, thr, leaf)
+                finally:
+                    _PARALLEL_LOCK.release()
+            return _perfect_sums(arr, False, depth, feat, thr, leaf)
         return _path_sums(
             arr,
             self.roots,

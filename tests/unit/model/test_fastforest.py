@@ -169,3 +169,18 @@ def test_rejects_wrong_width(fitted: tuple[IsolationForest, CompiledForest]) -> 
     _, forest = fitted
     with pytest.raises(ValueError, match=f"{N_FEATURES} features"):
         forest.score_samples(np.zeros((3, N_FEATURES + 1)))
+
+
+def test_concurrent_large_batches_from_threads(
+    fitted: tuple[IsolationForest, CompiledForest],
+) -> None:
+    """A service scores while a reload warms up: concurrent calls stay correct."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, forest = fitted
+    X = _train(seed=21, n=PARALLEL_MIN_ROWS + 500)
+    expected = forest.score_samples(X)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: forest.score_samples(X), range(8)))
+    for got in results:
+        np.testing.assert_array_equal(got, expected)

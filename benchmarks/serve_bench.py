@@ -1,0 +1,302 @@
+"""nids-inference vs `mlflow models serve` on the same registered model, same load.
+
+Run from the repo root: PATH=.venv/bin:$PATH .venv/bin/python benchmarks/serve_bench.py
+
+Registers a model (100 trees) in a temporary SQLite registry, starts both servers on
+127.0.0.1, drives each with single-flow and 1,000-flow requests at concurrency 1, 8
+and 16 (bounded by a request count and a time budget per scenario) and prints p50/p99
+latency, requests/s and flows/s for each, and the ratios. The load generator runs on
+the same (2-core) machine, so absolute figures are pessimistic; the ratios count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration"))  # the registry set-up helpers
+
+SCENARIOS = [  # (name, flows per request, concurrency, max requests)
+    ("1 flow, c=1", 1, 1, 400),
+    ("1 flow, c=8", 1, 8, 1600),
+    ("1 flow, c=16", 1, 16, 3200),
+    ("1000 flows, c=1", 1000, 1, 60),
+    ("1000 flows, c=8", 1000, 8, 120),
+]
+
+
+@dataclass
+class Result:
+    """Latencies of one scenario against one server."""
+
+    latencies: list[float]
+    wall_s: float
+    errors: int
+    flows_per_request: int
+
+    def row(self) -> tuple[float, float, float, float]:
+        """p50 ms, p99 ms, requests/s, flows/s."""
+        lat = np.asarray(self.latencies) * 1e3
+        rps = len(self.latencies) / self.wall_s
+        return (
+            float(np.percentile(lat, 50)),
+            float(np.percentile(lat, 99)),
+            rps,
+            rps * self.flows_per_request,
+        )
+
+
+def _drive(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    concurrency: int,
+    total: int,
+    budget_s: float,
+    flows: int,
+) -> Result:
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    counter = [0]
+    deadline = time.monotonic() + budget_s
+
+    def worker() -> None:
+        with httpx.Client(timeout=120) as client:
+            while True:
+                with lock:
+                    if counter[0] >= total or time.monotonic() > deadline:
+                        return
+                    counter[0] += 1
+                start = time.perf_counter()
+                response = client.post(url, content=body, headers=headers)
+                elapsed = time.perf_counter() - start
+                with lock:
+                    latencies.append(elapsed)
+                    if response.status_code != 200:
+                        errors[0] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return Result(latencies, time.perf_counter() - start, errors[0], flows)
+
+
+def _wait(url: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} never became ready")
+
+
+def _setup(root: Path, n_trees: int) -> tuple[Any, list[dict[str, Any]], Any]:
+    from service_helpers import json_flows, register_version, registry_settings, set_alias
+
+    from nids.data.generator import generate_flows
+    from nids.model.pipeline import build_pipeline
+    from nids.model.scorer import Scorer
+
+    settings = registry_settings(root, n_estimators=n_trees, max_samples=256)
+    flows = generate_flows(20_000, days=2, attack_share=0.02, seed=11)
+    pipeline = build_pipeline(settings)
+    pipeline.fit(flows)
+    threshold = float(np.quantile(Scorer(pipeline, 0.5).score(flows), 0.99))
+    example = flows[flows["tcp_flags"].notna()].head(5)
+    version = register_version(settings, pipeline, threshold, example)
+    set_alias(settings, version)
+    # Flows with TCP flags: MLflow cannot take nulls in an integer column (its own schema
+    # enforcement), and both servers must receive the same requests.
+    return settings, json_flows(flows[flows["tcp_flags"].notna()].tail(1000)), version
+
+
+def main() -> None:
+    """Start both servers, run every scenario against each, print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--trees", type=int, default=100)
+    parser.add_argument("--budget-s", type=float, default=15.0, help="per scenario and server")
+    parser.add_argument(
+        "--cpu-only",
+        action="store_true",
+        help="only the in-process CPU-time breakdown of one request (no servers)",
+    )
+    args = parser.parse_args()
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="nids-serve-bench-") as tmp:
+        root = Path(tmp)
+        print("registering a model ...", flush=True)
+        settings, flows, version = _setup(root, args.trees)
+        _cpu_breakdown(settings, flows)
+        if args.cpu_only:
+            return
+        env.update(
+            MLFLOW_TRACKING_URI=settings.mlflow_tracking_uri,
+            NIDS_ALERT_SINK="none",
+            NIDS_PREDICTION_LOG_DIR="",
+            NIDS_FEEDBACK_DB_URL=settings.feedback_db_url,
+            NIDS_RELOAD_INTERVAL_S="0",
+        )
+        ours_port, mlflow_port = 18181, 18182
+        try:
+            procs.append(
+                subprocess.Popen(
+                    [str(bin_dir / "nids"), "serve", "--port", str(ours_port)],
+                    env=env,
+                    cwd=tmp,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(bin_dir / "mlflow"),
+                        "models",
+                        "serve",
+                        "-m",
+                        f"models:/nids-isoforest/{version}",
+                        "--env-manager",
+                        "local",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(mlflow_port),
+                        "--workers",
+                        "1",
+                    ],
+                    env=env,
+                    cwd=tmp,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            _wait(f"http://127.0.0.1:{ours_port}/readyz")
+            _wait(f"http://127.0.0.1:{mlflow_port}/ping")
+            _run(ours_port, mlflow_port, flows, args.budget_s)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(30)
+
+
+def _cpu_breakdown(settings: Any, flows: list[dict[str, Any]]) -> None:
+    """CPU time (thread time, immune to other processes' load) per stage of one request."""
+    import orjson
+
+    from nids.registry import load_model
+    from nids.serving.alerts import AllowList
+    from nids.serving.holder import build_served_model
+    from nids.serving.metrics import ServiceMetrics
+    from nids.serving.scoring import ScoringContext
+
+    served = build_served_model(load_model("models:/nids-isoforest@production", settings))
+    ctx = ScoringContext(ServiceMetrics.create(), AllowList(), None, "ecs")
+    print("\nCPU ms per request, in process (median of repeats; thread time)")
+    print(f"{'flows':>6}{'parse':>9}{'features':>10}{'forest':>9}{'explain+frame':>15}{'whole':>9}")
+    for n, repeats in ((1, 300), (1000, 20)):
+        cpu = _cpu_stages(orjson.dumps({"flows": flows[:n]}), served, ctx, repeats)
+        rest = cpu["predict"] - cpu["features"] - cpu["forest"]
+        print(
+            f"{n:>6}{cpu['parse']:9.2f}{cpu['features']:10.2f}{cpu['forest']:9.3f}"
+            f"{rest:15.2f}{cpu['whole']:9.2f}"
+        )
+    print()
+
+
+def _cpu_stages(body: bytes, served: Any, ctx: Any, repeats: int) -> dict[str, float]:
+    from nids.serving.parsing import parse_body
+    from nids.serving.scoring import score_request
+
+    scorer = served.scorer
+    frame = parse_body(body, None, max_flows=10_000)
+    x = scorer.features(frame)
+    stages = {
+        "parse": lambda: parse_body(body, None, max_flows=10_000),
+        "features": lambda: scorer.features(frame, state=served.context),
+        "forest": lambda: scorer.score_features(x),
+        "predict": lambda: scorer.predict_frame(frame, state=served.context),
+        "whole": lambda: score_request(parse_body(body, None, max_flows=10_000), served, ctx),
+    }
+    cpu = {}
+    for name, fn in stages.items():
+        fn()
+        samples = []
+        for _ in range(repeats):
+            start = time.thread_time()
+            fn()
+            samples.append((time.thread_time() - start) * 1e3)
+        cpu[name] = float(np.median(samples))
+    return cpu
+
+
+def _bodies(flows: list[dict[str, Any]], n: int) -> tuple[bytes, bytes]:
+    import orjson
+
+    batch = flows[:n]
+    ours = orjson.dumps({"flows": batch})
+    columns = list(batch[0])
+    # MLflow's datetime schema type wants naive timestamps (the model reads them as UTC).
+    rows = [[r[c].removesuffix("Z") if c == "ts" else r[c] for c in columns] for r in batch]
+    theirs = json.dumps({"dataframe_split": {"columns": columns, "data": rows}}).encode()
+    return ours, theirs
+
+
+def _run(ours_port: int, mlflow_port: int, flows: list[dict[str, Any]], budget: float) -> None:
+    json_headers = {"content-type": "application/json"}
+    ours_url = f"http://127.0.0.1:{ours_port}/v1/score"
+    mlflow_url = f"http://127.0.0.1:{mlflow_port}/invocations"
+    for port_url, body in ((ours_url, _bodies(flows, 1)[0]), (mlflow_url, _bodies(flows, 1)[1])):
+        check = httpx.post(port_url, content=body, headers=json_headers, timeout=120)
+        check.raise_for_status()  # both answer before anything is timed
+    header = f"{'scenario':18}{'server':8}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'flows/s':>10}{'errors':>7}"
+    print(header)
+    ratios = []
+    for name, n, concurrency, total in SCENARIOS:
+        ours_body, mlflow_body = _bodies(flows, n)
+        rows = {}
+        for server, url, body in (
+            ("ours", ours_url, ours_body),
+            ("mlflow", mlflow_url, mlflow_body),
+        ):
+            # Warm up: every worker's first requests (connections, caches) are not timed.
+            _drive(url, body, json_headers, concurrency, concurrency * 3, budget, n)
+            result = _drive(url, body, json_headers, concurrency, total, budget, n)
+            rows[server] = result.row()
+            p50, p99, rps, fps = rows[server]
+            print(
+                f"{name:18}{server:8}{p50:9.2f}{p99:9.2f}{rps:9.0f}{fps:10.0f}{result.errors:7d}",
+                flush=True,
+            )
+        ratios.append(
+            (name, rows["mlflow"][0] / rows["ours"][0], rows["ours"][2] / rows["mlflow"][2])
+        )
+    print("\nratios (mlflow / ours): p50 latency, requests/s (ours / mlflow)")
+    for name, latency_ratio, rps_ratio in ratios:
+        print(f"  {name:18} p50 {latency_ratio:6.1f}x lower   req/s {rps_ratio:6.1f}x higher")
+
+
+if __name__ == "__main__":
+    main()
