@@ -59,7 +59,6 @@ _TEMPLATES: dict[str, Callable[[float, Flow], str]] = {
     "service_http": _flag("HTTP recognised on {dst}"),
     "service_ssl": _flag("TLS recognised on {dst}"),
     "service_ssh": _flag("SSH recognised on {dst}"),
-    "proto_tcp": _flag("TCP"),
     "proto_udp": _flag("UDP"),
     "proto_icmp": _flag("ICMP"),
     "proto_other": _flag("an unusual transport protocol ({dst})"),
@@ -73,7 +72,6 @@ _TEMPLATES: dict[str, Callable[[float, Flow], str]] = {
     "dir_inbound": _flag("inbound from outside the home networks: {src} -> {dst}"),
     "dir_outbound": _flag("outbound to outside the home networks: {src} -> {dst}"),
     "dir_internal": _flag("internal: {src} -> {dst}"),
-    "dir_external": _flag("neither end in the home networks: {src} -> {dst}"),
     "hour_sin": lambda v, f: f"at {_get(f, 'ts')} (unusual hour)",
     "hour_cos": lambda v, f: f"at {_get(f, 'ts')} (unusual hour)",
     "port_rarity": lambda v, f: (

@@ -97,7 +97,10 @@ def split_for_evaluation(
     labelled = has_labels(period)
     if train_on == "benign":
         if not labelled:
-            raise TrainingError("--train-on benign needs labelled training flows; none has one")
+            raise TrainingError(
+                "--train-on benign needs labelled training flows; none has one",
+                hint="use --train-on all for unlabelled traffic",
+            )
         # Hold out the latest of the *benign* traffic: in attack-heavy captures the last
         # hours of all flows may hold almost no benign flow to calibrate on.
         period = not_malicious(period)
