@@ -55,3 +55,23 @@ step "Two of the ECS alerts it wrote (event.kind alert, Community ID, explanatio
 head -n 2 data/alerts/demo-alerts.jsonl | cut -c1-700
 stop_service
 trap - EXIT
+
+step "Drift check: a normal day vs the production model's reference profile (docs/monitoring.md; exit 0 = no drift, 3 = drift)"
+nids generate --out data/day-normal.parquet --flows 28600 --days 1 --attack-share 0.03 --seed 7 --start 2026-03-04
+nids monitor drift --current data/day-normal.parquet --json reports/drift-normal.json || test $? -eq 3
+
+step "Drift check: a day with a new video-conferencing service rolled out (HTML report with per-column plots)"
+nids generate --out data/day-new-service.parquet --flows 28600 --days 1 --attack-share 0.03 --seed 7 --start 2026-03-04 --drift new_service
+nids monitor drift --current data/day-new-service.parquet --report reports/drift-new-service.html || test $? -eq 3
+
+step "Analyst feedback: import verdicts, live precision per model version"
+printf '%s\n' \
+  '{"alert_id": "demo-1", "verdict": "true_positive", "model_version": "1", "flow": {"src_ip": "203.0.113.7", "dst_port": 22}}' \
+  '{"alert_id": "demo-2", "verdict": "false_positive", "model_version": "1"}' > data/feedback-demo.jsonl
+nids feedback import data/feedback-demo.jsonl
+nids feedback summary
+
+if [ -d data/prediction-log ]; then
+  step "One monitoring cycle over the service's prediction log (what the CronJob runs): drift + feedback + MLflow run"
+  nids monitor run || test $? -eq 3
+fi
