@@ -162,7 +162,9 @@ class Settings(BaseSettings):
         "bh", description="Multiple-testing correction across features."
     )
     drift_psi_threshold: float = Field(
-        0.1, ge=0, description="Minimum PSI for a significant feature to count as drifted."
+        0.1,
+        ge=0,
+        description="Minimum PSI for a significant categorical column to count as drifted.",
     )
     drift_wasserstein_threshold: float = Field(
         0.1,
