@@ -183,6 +183,22 @@ class Settings(BaseSettings):
     retrain_on_drift: bool = Field(False, description="`monitor run` retrains on drift.")
     retrain_cooldown_h: float = Field(24.0, ge=0, description="Minimum hours between retrains.")
     lock_ttl_s: float = Field(6 * 3600.0, gt=0, description="Retrain lock expiry.")
+    retrain_data_root: str | None = Field(
+        None,
+        description="Dated prefix layout (e.g. s3://sec-ai-raw/netflow/) `retrain --since/--until` reads.",
+    )
+    retrain_window_days: float = Field(
+        7.0, gt=0, description="Days of data a drift-triggered retrain reads (ending now)."
+    )
+    retrain_min_rows: int = Field(
+        1000, ge=3, description="`retrain` refuses windows with fewer valid flows."
+    )
+    retrain_max_attack_share: float = Field(
+        0.5, gt=0, le=1, description="`retrain` refuses windows with a larger malicious share."
+    )
+    retrain_lock_db_url: str | None = Field(
+        None, description="SQLAlchemy URL of the retrain lock table; default: the feedback database."
+    )
 
     # --- A/B testing -----------------------------------------------------------
     ab_config: Path | None = Field(None, description="A/B experiment config file (YAML/JSON).")
