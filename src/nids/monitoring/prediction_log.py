@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -92,7 +93,7 @@ class PredictionLogWriter:
         sample_rate: float,
         max_bytes: int,
         seed: int | None = None,
-        queue_size: int = 1024,
+        queue_size: int = 256,
         flush_rows: int = 50_000,
         flush_interval_s: float = 60.0,
         storage_options: dict[str, Any] | None = None,
@@ -119,27 +120,27 @@ class PredictionLogWriter:
 
     # --- request path ---------------------------------------------------------------
     def submit(self, frame: pd.DataFrame) -> None:
-        """Sample ``frame``'s rows and queue them for writing; never blocks or raises."""
+        """Sample ``frame``'s rows and queue them for writing; never blocks or raises.
+
+        Only the sampling draw happens here; selecting the rows and adding
+        ``sample_rate``/``scored_at`` is the writer thread's job, so a request pays
+        microseconds. The caller must not modify ``frame`` afterwards.
+        """
         try:
             n = len(frame)
             self._count("submitted", n)
             if n == 0 or self.sample_rate == 0 or self._closed:
                 return
             with self._rng_lock:
-                keep = self._rng.random(n) < self.sample_rate
-            if not keep.any():
+                rows = np.flatnonzero(self._rng.random(n) < self.sample_rate)
+            if rows.size == 0:
                 return
-            sample = frame.loc[keep] if not keep.all() else frame
-            # The rate travels with the rows so counts can be scaled back up.
-            sample = sample.assign(sample_rate=self.sample_rate)
-            if "scored_at" not in sample.columns:
-                sample["scored_at"] = pd.Timestamp.now(tz=UTC)
-            self._count("sampled", len(sample))
+            self._count("sampled", int(rows.size))
             self._ensure_thread()
             try:
-                self._queue.put_nowait(sample)
+                self._queue.put_nowait(_Batch(frame, rows, self.sample_rate, _now()))
             except queue.Full:
-                self._count("dropped", len(sample))
+                self._count("dropped", int(rows.size))
         except Exception:  # the request path must never fail because of the log
             log.exception("prediction log: submit failed")
             with contextlib.suppress(Exception):
@@ -202,9 +203,15 @@ class PredictionLogWriter:
                 item = self._queue.get(timeout=max(self.flush_interval_s / 4, 0.05))
             except queue.Empty:
                 item = None
-            if isinstance(item, pd.DataFrame):
-                buffer.append(item)
-                rows += len(item)
+            if isinstance(item, _Batch):
+                try:
+                    part = item.rows_frame()
+                except Exception as exc:  # garbage submitted: a counted drop
+                    log.warning("prediction log: unusable batch: %s", exc)
+                    self._count("dropped", int(item.rows.size))
+                else:
+                    buffer.append(part)
+                    rows += len(part)
             due = time.monotonic() - last >= self.flush_interval_s
             if item is _STOP or isinstance(item, threading.Event) or rows >= self.flush_rows or due:
                 if buffer:
@@ -277,6 +284,28 @@ class PredictionLogWriter:
                 fs.rm(path)
             total -= old
         return True
+
+
+def _now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz=UTC)
+
+
+@dataclass
+class _Batch:
+    """A submitted frame and the rows sampled from it (selected off the request path)."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    sample_rate: float
+    submitted_at: pd.Timestamp
+
+    def rows_frame(self) -> pd.DataFrame:
+        """The sampled rows with the rate they stand for and their scoring time."""
+        part = self.frame.take(self.rows) if self.rows.size < len(self.frame) else self.frame
+        part = part.assign(sample_rate=self.sample_rate)  # to scale counts back up
+        if "scored_at" not in part.columns:
+            part["scored_at"] = self.submitted_at
+        return part
 
 
 def _is_local(fs: Any) -> bool:
