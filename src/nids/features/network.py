@@ -45,11 +45,26 @@ def in_networks(addresses: np.ndarray, nets: Sequence[Network]) -> np.ndarray:
     return member[np.where(codes < 0, len(uniques), codes)]
 
 
+# Online scoring sees the same addresses request after request: remember membership
+# per network list (bounded; cleared when full, which only costs re-parsing).
+_MEMBER_CACHE: dict[tuple[str, ...], dict[str, bool]] = {}
+_MEMBER_CACHE_MAX = 200_000
+
+
 def member_of(uniques: np.ndarray, nets: Sequence[Network]) -> np.ndarray:
     """Membership of distinct address strings in ``nets``."""
     if not len(uniques) or not nets:
         return np.zeros(len(uniques), dtype=bool)
-    return _member(uniques, nets)
+    cache = _MEMBER_CACHE.setdefault(tuple(str(n) for n in nets), {})
+    known = np.fromiter((cache.get(str(u)) for u in uniques), dtype=object, count=len(uniques))
+    todo = np.flatnonzero(known == None)  # noqa: E711 - elementwise comparison
+    if len(todo):
+        found = _member(uniques[todo], nets)
+        if len(cache) + len(todo) > _MEMBER_CACHE_MAX:
+            cache.clear()
+        cache.update(zip((str(u) for u in uniques[todo]), found.tolist(), strict=True))
+        known[todo] = found
+    return known.astype(bool)
 
 
 def _member(uniques: np.ndarray, nets: Sequence[Network]) -> np.ndarray:
