@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -147,13 +149,28 @@ def model_config(
     }
 
 
+@contextmanager
+def quiet_integer_hint() -> Iterator[None]:
+    """Silence MLflow's hint that integer columns cannot hold missing values.
+
+    It does not apply here: the nullable columns are declared optional explicitly and
+    readers never leave nulls in the required integer columns.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Hint: Inferred schema contains integer", category=UserWarning
+        )
+        yield
+
+
 def build_signature(scorer: Scorer, input_example: pd.DataFrame) -> Any:
     """Signature inferred from an example, with the schema's nullable columns optional."""
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types.schema import ColSpec, Schema
 
     output = scorer.predict_frame(input_example, explain="all")
-    inferred = infer_signature(input_example, output, params={"explain": "alerts"})
+    with quiet_integer_hint():
+        inferred = infer_signature(input_example, output, params={"explain": "alerts"})
     # A sample without nulls would otherwise make the nullable columns required.
     inputs = Schema(
         [
@@ -203,11 +220,12 @@ def log_nids_model(
         if reference_profile is not None:
             (root / PROFILE_FILE).write_text(json.dumps(reference_profile), encoding="utf-8")
             artifacts["profile"] = str(root / PROFILE_FILE)
-        return mlflow.pyfunc.log_model(
-            name=name,
-            python_model=str(Path(__file__).with_name("pyfunc_code.py")),
-            artifacts=artifacts,
-            signature=build_signature(scorer, input_example),
-            input_example=_enforceable_example(input_example),
-            pip_requirements=runtime_requirements(),
-        )
+        with quiet_integer_hint():
+            return mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(Path(__file__).with_name("pyfunc_code.py")),
+                artifacts=artifacts,
+                signature=build_signature(scorer, input_example),
+                input_example=_enforceable_example(input_example),
+                pip_requirements=runtime_requirements(),
+            )

@@ -120,19 +120,20 @@ def log_datasets(source: str, parts: dict[str, pd.DataFrame]) -> None:
     import mlflow
     from mlflow.data.pandas_dataset import from_pandas
 
-    from nids.model.pyfunc import naive_utc_ts
+    from nids.model.pyfunc import naive_utc_ts, quiet_integer_hint
 
     for context, frame in parts.items():
         targets = "label" if "label" in frame.columns else None
-        dataset: Any = from_pandas(
-            # Naive UTC timestamps, as in the model signature (MLflow's schema inference
-            # trips over pandas' deprecation of tz-aware ``Series.values``).
-            naive_utc_ts(frame),
-            source=dataset_source(source),
-            targets=targets,
-            name=f"{DATASET_NAME}-{context}",
-            digest=frame_digest(frame),
-        )
+        with quiet_integer_hint():
+            dataset: Any = from_pandas(
+                # Naive UTC timestamps, as in the model signature (MLflow's schema
+                # inference trips over pandas' deprecation of tz-aware Series.values).
+                naive_utc_ts(frame),
+                source=dataset_source(source),
+                targets=targets,
+                name=f"{DATASET_NAME}-{context}",
+                digest=frame_digest(frame),
+            )
         span = time_span(frame)
         tags = {"nids.rows": str(len(frame))}
         if span:
