@@ -27,6 +27,36 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 
+_GAUGE_DOCS = {
+    "nids_drift_detected": ("1 when the rolling window drifted.", ("model",)),
+    "nids_drift_columns_drifted": ("Columns drifted in the window.", ("model",)),
+    "nids_drift_window_flows": ("Flows in the rolling drift window.", ("model",)),
+    "nids_prediction_mean": ("Mean anomaly score in the window.", ("model",)),
+    "nids_alert_rate": ("Share of alerting flows in the window.", ("model",)),
+    "nids_drift_psi": ("PSI per column.", ("model", "column")),
+    "nids_drift_ks_p_adjusted": ("Corrected p-value per column.", ("model", "column")),
+}
+# One set of gauges per registry: a monitor rebuilt on model reload reuses them
+# (registering a metric name twice raises).
+_REGISTERED: dict[int, tuple[Any, dict[str, Any]]] = {}
+_REGISTER_LOCK = threading.Lock()
+
+
+def _gauges(registry: CollectorRegistry) -> dict[str, Any]:
+    from prometheus_client import Gauge
+
+    with _REGISTER_LOCK:
+        entry = _REGISTERED.get(id(registry))
+        if entry is None or entry[0] is not registry:
+            gauges = {
+                name: Gauge(name, doc, list(labels), registry=registry)
+                for name, (doc, labels) in _GAUGE_DOCS.items()
+            }
+            entry = (registry, gauges)
+            _REGISTERED[id(registry)] = entry
+        return entry[1]
+
+
 class RollingDriftMonitor:
     """Keeps the last ``window`` scored flows and checks them against the reference."""
 
@@ -42,7 +72,7 @@ class RollingDriftMonitor:
         registry: CollectorRegistry | None = None,
         **drift_params: Any,
     ) -> None:
-        from prometheus_client import REGISTRY, Gauge
+        from prometheus_client import REGISTRY
 
         self.reference = Reference(profile)
         self.feature_names = list(feature_names)
@@ -60,20 +90,14 @@ class RollingDriftMonitor:
         self._since_eval = 0
         self._lock = threading.Lock()
         self.last_result: DriftResult | None = None
-        reg = registry or REGISTRY
-
-        def gauge(name: str, doc: str, labels: tuple[str, ...] = ("model",)) -> Gauge:
-            return Gauge(name, doc, list(labels), registry=reg)
-
-        self.g_detected = gauge("nids_drift_detected", "1 when the rolling window drifted.")
-        self.g_columns = gauge("nids_drift_columns_drifted", "Columns drifted in the window.")
-        self.g_flows = gauge("nids_drift_window_flows", "Flows in the rolling drift window.")
-        self.g_pred_mean = gauge("nids_prediction_mean", "Mean anomaly score in the window.")
-        self.g_alert_rate = gauge("nids_alert_rate", "Share of alerting flows in the window.")
-        self.g_psi = gauge("nids_drift_psi", "PSI per column.", ("model", "column"))
-        self.g_padj = gauge(
-            "nids_drift_ks_p_adjusted", "Corrected p-value per column.", ("model", "column")
-        )
+        gauges = _gauges(registry or REGISTRY)
+        self.g_detected = gauges["nids_drift_detected"]
+        self.g_columns = gauges["nids_drift_columns_drifted"]
+        self.g_flows = gauges["nids_drift_window_flows"]
+        self.g_pred_mean = gauges["nids_prediction_mean"]
+        self.g_alert_rate = gauges["nids_alert_rate"]
+        self.g_psi = gauges["nids_drift_psi"]
+        self.g_padj = gauges["nids_drift_ks_p_adjusted"]
 
     def observe(self, features: np.ndarray, scores: np.ndarray, is_alert: np.ndarray) -> None:
         """Add scored rows to the ring buffer (O(rows), no statistics)."""

@@ -45,3 +45,16 @@ def test_rolling_window_gauges() -> None:
     psi = registry.get_sample_value("nids_drift_psi", {**labels, "column": "feature:f0"})
     assert psi is not None and psi > 0.3
     assert registry.get_sample_value("nids_alert_rate", labels) < 0.05
+
+
+def test_a_rebuilt_monitor_reuses_the_gauges() -> None:
+    """On model reload the service builds a new monitor on the same registry."""
+    registry = CollectorRegistry()
+    profile = synthetic_profile(2000, sample_rows=500)
+    first = RollingDriftMonitor(profile, FEATURES, registry=registry, model="m/1", window=100)
+    second = RollingDriftMonitor(profile, FEATURES, registry=registry, model="m/2", window=100)
+    assert second.g_detected is first.g_detected
+    x = feature_matrix(synthetic_flows(100, np.random.default_rng(1)))
+    second.observe(x, np.zeros(100), np.zeros(100, dtype=bool))
+    assert second.evaluate() is not None
+    assert registry.get_sample_value("nids_drift_window_flows", {"model": "m/2"}) == 100
