@@ -16,19 +16,15 @@ DETECTOR_STEP = "detector"
 
 def make_detector_for(settings: Settings, name: str) -> Any:
     """The named detector configured from ``settings`` (trees, sub-sample size, seed)."""
+    from nids.model.detectors import make_detector
+
     # Every detector accepts the forest keywords (the ensemble uses them too).
-    params = {"n_estimators": settings.n_estimators, "max_samples": settings.max_samples}
-    try:
-        from nids.model.detectors import make_detector
-    except ImportError:  # detectors module not installed: only the default is available
-        if name != "isoforest":
-            from nids.errors import ConfigError
-
-            raise ConfigError(f"unknown detector {name!r}", hint="use 'isoforest'") from None
-        from sklearn.ensemble import IsolationForest
-
-        return IsolationForest(random_state=settings.seed, **params)
-    return make_detector(name, seed=settings.seed, **params)
+    return make_detector(
+        name,
+        seed=settings.seed,
+        n_estimators=settings.n_estimators,
+        max_samples=settings.max_samples,
+    )
 
 
 def build_pipeline(

@@ -38,6 +38,18 @@ def test_round_trip_gives_identical_scores(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("detector", ["hbos", "ensemble"])
+def test_every_detector_round_trips_through_the_allow_list(tmp_path: Path, detector: str) -> None:
+    flows = make_flows(300, seed=2)
+    pipeline = build_pipeline(Settings(n_estimators=10, max_samples=64), detector=detector)
+    x = fit_pipeline(pipeline, flows)
+    loaded = load_pipeline(save_pipeline(pipeline, tmp_path / "p.skops"))
+    np.testing.assert_array_equal(
+        loaded.named_steps["detector"].score_samples(x),
+        pipeline.named_steps["detector"].score_samples(x),
+    )
+
+
 def test_saving_an_unlisted_type_is_refused_and_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(TrainingError, match="allow-list"):
         save_pipeline({"step": Intruder()}, tmp_path / "p.skops")
