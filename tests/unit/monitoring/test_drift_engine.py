@@ -70,13 +70,13 @@ def test_correction_and_effect_size_control_false_alarms(reference: Reference) -
     """Same-distribution windows: uncorrected tests cry wolf, the full rule does not."""
     rng = np.random.default_rng(6)
     raw_hits = bh_hits = full_hits = 0
-    for _ in range(30):
+    for _ in range(15):
         window = synthetic_flows(2000, rng)
         no_gate = {"psi_threshold": 0.0, "wasserstein_threshold": 0.0}
         raw_hits += compare_to_reference(reference, window, correction="none", **no_gate).drifted
         bh_hits += compare_to_reference(reference, window, correction="bh", **no_gate).drifted
         full_hits += compare_to_reference(reference, window).drifted
-    assert raw_hits >= 9  # ~20 tests at 5 %: most windows have a "significant" column
+    assert raw_hits >= 8  # 17 tests at 5 %: most windows have a "significant" column
     assert bh_hits < raw_hits
     assert full_hits == 0
 
