@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nids.errors import NidsError, ServiceUnavailableError, TrainingError
+from nids.errors import ConfigError, NidsError, ServiceUnavailableError, TrainingError
 from nids.settings import Settings
 from nids.training.prepare import Prepared, prepare
 
@@ -67,6 +67,19 @@ def _stage(progress: Any, description: str) -> Iterator[None]:
     task = progress.add_task(description, total=1)
     yield
     progress.update(task, completed=1)
+
+
+def validated(settings: Settings) -> Settings:
+    """Re-check a settings copy with overrides applied (``model_copy`` does not validate)."""
+    from pydantic import ValidationError
+
+    try:
+        Settings.model_validate(settings.model_dump())
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        raise ConfigError(f"invalid value for {field}: {error['msg']}") from None
+    return settings
 
 
 def load_flows(settings: Settings, data: str) -> pd.DataFrame:
@@ -275,7 +288,7 @@ def train(
 
     from nids.registry.store import ensure_experiment
 
-    settings = settings.with_overrides(**overrides)
+    settings = validated(settings.with_overrides(**overrides))
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
     with (
         fail_fast_http(),

@@ -59,3 +59,14 @@ def test_bad_data_fails_clearly_before_any_run(
 def test_missing_file_is_a_clear_error(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--data", "nowhere/flows.parquet"]) == 2
     assert "nowhere/flows.parquet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "field"),
+    [("--target-fpr", "0", "target_fpr"), ("--test-fraction", "1", "test_fraction")],
+)
+def test_out_of_range_flags_are_refused_before_reading(
+    workdir: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, field: str
+) -> None:
+    assert main(["train", "--data", "unread.parquet", flag, value]) == 2
+    assert f"invalid value for {field}" in capsys.readouterr().err
