@@ -1,12 +1,11 @@
 """The feedback store on PostgreSQL: same code as SQLite, through SQLAlchemy.
 
-Creates its own database on 127.0.0.1:5432 (trust auth) and drops it afterwards.
+Uses the integration suite's fresh PostgreSQL database on 127.0.0.1:5432 (created for
+the session and dropped after it; see tests/integration/conftest.py).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -15,27 +14,10 @@ from nids.errors import DataError, ServiceUnavailableError
 from nids.monitoring.feedback import FeedbackStore
 
 pytestmark = pytest.mark.integration
-ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    import psycopg2
-
-    name = f"nids_feedback_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(ADMIN_DSN, connect_timeout=5)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def test_feedback_store_on_postgresql(pg_url: str) -> None:
+def test_feedback_store_on_postgresql(postgres_database: str) -> None:
+    pg_url = postgres_database
     store = FeedbackStore(pg_url)
     ts = datetime(2026, 1, 1, 10, tzinfo=UTC)
     store.record_many(

@@ -3,42 +3,18 @@
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from test_generator_s3 import s3_endpoint  # noqa: F401 (fixture: moto, bucket "flows")
 
 from nids.cli import main
 from nids.monitoring.prediction_log import PredictionLogWriter, list_parts, read_prediction_log
 from nids.monitoring.reference import build_reference_profile
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A moto S3 server on a free loopback port with bucket ``logs``; AWS_* env set."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    boto3.client("s3", endpoint_url=url).create_bucket(Bucket="logs")
-    try:
-        yield url
-    finally:
-        server.stop()
 
 
 def batch(n: int, start: int, shift: float, at: str) -> pd.DataFrame:
@@ -55,10 +31,9 @@ def batch(n: int, start: int, shift: float, at: str) -> pd.DataFrame:
     )
 
 
-def test_prediction_log_on_s3_survives_restart_and_feeds_drift(
-    s3_endpoint: str, workdir: Path
-) -> None:
-    root = "s3://logs/prediction-log"
+@pytest.mark.usefixtures("s3_endpoint")
+def test_prediction_log_on_s3_survives_restart_and_feeds_drift(workdir: Path) -> None:
+    root = "s3://flows/prediction-log"
     first = PredictionLogWriter(root, sample_rate=1.0, max_bytes=10**8)
     first.submit(batch(500, 0, 0.0, "2026-01-01T10:05:00Z"))
     first.close()  # service restart mid-hour
@@ -68,9 +43,7 @@ def test_prediction_log_on_s3_survives_restart_and_feeds_drift(
     second.close()
     assert first.stats["written"] + second.stats["written"] == 2000
     parts = list_parts(root)
-    assert len(parts) == 3 and all(
-        p.startswith("s3://logs/prediction-log/date=2026-01-01/") for p in parts
-    )
+    assert len(parts) == 3 and all(p.startswith(f"{root}/date=2026-01-01/") for p in parts)
     frame = read_prediction_log(root)
     assert sorted(frame["community_id"]) == sorted(f"1:{i}" for i in range(2000))  # once each
 
