@@ -14,20 +14,27 @@ field. A test keeps both paths' accepted frames identical.
 from __future__ import annotations
 
 import ipaddress
+import re
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from nids.data.community_id import community_id
-from nids.data.schema import COLUMNS, LABELS, PROTO_NUMBERS, normalise_proto
-from nids.data.validation import DTYPES
+from nids.data.schema import FLOW_SCHEMA, LABELS, PROTO_NUMBERS, normalise_proto
 
 #: Batches up to this many flows take the fast path (measured ~3x faster than the
 #: vectorised validator at 1,000 flows thanks to cached address parsing).
 FAST_MAX_ROWS = 5000
 _MAX_EPOCH_S = 1e11
+# YYYY-MM-DD[T ]HH:MM:SS[.ffffff][Z|+HH:MM]: the form sensors and clients send.
+_PLAIN_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?$")
+_FEW = 16
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TYPES = {pa.int16(): pd.Int16Dtype()}  # nullable tcp_flags stay integers
 _INT_LIMITS = {
     "src_port": 65535,
     "dst_port": 65535,
@@ -58,22 +65,34 @@ def _proto(value: str) -> str:
     raise Unsure
 
 
-def _timestamps(values: list[Any]) -> pd.Series:
-    """ISO strings (parsed exactly as check_flows parses them) or epoch seconds."""
+def _iso_micros(value: str) -> int:
+    stamp = datetime.fromisoformat(value)
+    stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    delta = stamp - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _timestamps(values: list[Any]) -> np.ndarray:
+    """Microseconds since the epoch, from ISO strings (parsed exactly as check_flows
+    parses them) or epoch seconds."""
+    if len(values) <= _FEW and all(isinstance(v, str) and _PLAIN_ISO.match(v) for v in values):
+        # pandas' parser has a fixed cost of ~1 ms; for the plain ISO-8601 form both
+        # parsers agree, so a few timestamps go through the standard library.
+        return np.array([_iso_micros(v) for v in values], dtype=np.int64)
     if all(isinstance(v, str) for v in values):
         parsed = pd.to_datetime(
             pd.Series(values, dtype="str"), utc=True, errors="coerce", format="ISO8601"
         )
         if bool(parsed.isna().any()):
             raise Unsure
-        return parsed.astype("datetime64[us, UTC]")
+        naive = parsed.astype("datetime64[us, UTC]").dt.tz_convert(None)
+        return naive.to_numpy(dtype="datetime64[us]").view("int64")
     if any(isinstance(v, str) for v in values):
         raise Unsure  # mixed spellings: let the reference validator sort them out
     seconds = np.asarray(values, dtype=np.float64)
     if not bool(np.all(np.isfinite(seconds) & (seconds >= 0) & (seconds < _MAX_EPOCH_S))):
         raise Unsure
-    micros = np.round(seconds * 1e6).astype("int64")
-    return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype("datetime64[us, UTC]")
+    return np.round(seconds * 1e6).astype("int64")
 
 
 def _ints(values: list[Any], high: int) -> np.ndarray:
@@ -142,12 +161,16 @@ def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
         "dst_bytes": ints["dst_bytes"],
         "src_pkts": ints["src_pkts"],
         "dst_pkts": ints["dst_pkts"],
-        "tcp_flags": pd.array(flags if flags is not None else [None] * n, dtype="Int16"),
+        "tcp_flags": flags if flags is not None else [None] * n,
         "conn_state": _texts(columns.get("conn_state"), n),
         "service": _texts(columns.get("service"), n),
         "label": labels,
         "attack_type": _texts(columns.get("attack_type"), n),
         "community_id": cids,
     }
-    frame = pd.DataFrame({name: pd.Series(data[name], dtype=DTYPES[name]) for name in COLUMNS})
-    return frame
+    # Arrow builds typed columns far cheaper than 17 pandas Series (~1 ms vs ~4 ms of
+    # CPU for one flow); its pandas conversion gives exactly the canonical dtypes.
+    table = pa.Table.from_arrays(
+        [pa.array(data[f.name], type=f.type) for f in FLOW_SCHEMA], schema=FLOW_SCHEMA
+    )
+    return table.to_pandas(types_mapper=_TYPES.get)

@@ -173,3 +173,27 @@ def test_mixed_timestamp_spellings_take_the_reference_path(records: list[dict[st
     assert fast_frame(typed_columns(rows)) is None
     frame = parse_body(_json(rows), None, max_flows=10)
     assert frame["ts"].iloc[1] == pd.Timestamp(1.7e9, unit="s", tz="UTC")
+
+
+def test_few_timestamps_parse_like_pandas(records: list[dict[str, Any]]) -> None:
+    """Small batches parse plain ISO-8601 with the standard library: same instants."""
+    from nids.data.validation import check_flows
+    from nids.serving.fastpath import fast_frame
+    from nids.serving.parsing import typed_columns
+
+    spellings = [
+        "2025-11-03T02:07:05Z",
+        "2025-11-03 02:07:05.123456+02:00",
+        "2025-11-03T02:07:05.5",
+        "2025-11-03T23:59:59.999999-05:30",
+        "1999-12-31T00:00:00+00:00",
+    ]
+    rows = [dict(r) for r in records[: len(spellings)]]
+    for row, ts in zip(rows, spellings, strict=True):
+        row["ts"] = ts
+    columns = typed_columns(rows)
+    fast = fast_frame(columns)
+    assert fast is not None
+    pd.testing.assert_frame_equal(fast, check_flows(pd.DataFrame(columns)).valid)
+    rows[2]["ts"] = "2025-13-40T00:00:00Z"  # plain form, impossible date: deferred
+    assert fast_frame(typed_columns(rows)) is None
