@@ -66,6 +66,10 @@ def _numeric_plot(check: ColumnDrift, ref: np.ndarray, cur: np.ndarray) -> str:
 
     fig = Figure(figsize=(5, 3))  # no constrained layout: it doubles render time
     ax = fig.subplots()
+    if check.kind == "raw" and min(ref.min(), cur.min()) >= 0:
+        # raw bytes/packets/durations are heavy-tailed: on a linear axis one bin holds all
+        ref, cur = np.log1p(ref), np.log1p(cur)
+        ax.set_xlabel("log(1 + value)", fontsize=7)
     both = np.concatenate([ref, cur])
     lo, hi = np.quantile(both, [0.005, 0.995])
     if hi <= lo:
@@ -75,7 +79,9 @@ def _numeric_plot(check: ColumnDrift, ref: np.ndarray, cur: np.ndarray) -> str:
     for values, label in ((ref, "reference"), (cur, "current")):
         counts, _ = np.histogram(np.clip(values, lo, hi), bins=bins, density=True)
         ax.stairs(counts, bins, fill=True, alpha=0.5, label=label)
-    ax.set_title(f"{check.name}  PSI={_fmt(check.psi)}  p={_fmt(check.p_adjusted)}", fontsize=8)
+    ax.set_title(
+        f"{check.name}  W={_fmt(check.wasserstein)}σ  p={_fmt(check.p_adjusted)}", fontsize=8
+    )
     ax.legend(fontsize=7)
     return _png(fig)
 
