@@ -75,3 +75,23 @@ if [ -d data/prediction-log ]; then
   step "One monitoring cycle over the service's prediction log (what the CronJob runs): drift + feedback + MLflow run"
   nids monitor run || test $? -eq 3
 fi
+
+step "Retraining (docs/retraining.md): a newer week lands in the dated data lake, with drift (a video-conferencing roll-out)"
+nids models verify production >/dev/null 2>&1 || nids retrain --data data/netflow.parquet
+nids generate --out data/lake/2025-11-10.parquet --flows 60000 --days 7 --start 2025-11-10 --attack-share 0.03 --seed 8 --drift new_service
+
+step "Drift monitoring flags the new week against the production model's reference profile (exit 3 = drift)"
+nids monitor drift --current data/lake/2025-11-10.parquet --no-mlflow || test $? -eq 3
+
+step "nids retrain over the dated layout: validate, train a challenger, compare with production on the same held-out window, register, gate (exit 0 promoted, 5 champion kept)"
+nids retrain --root data/lake/ --since 2025-11-10 --until 2025-11-17 || test $? -eq 5
+
+step "The same window again is a no-op (idempotent by dataset digest)"
+nids retrain --root data/lake/ --since 2025-11-10 --until 2025-11-17
+
+step "Batch scoring (docs/scale-out.md): the week's archive through the production model into date/hour-partitioned parquet + _summary.json"
+nids score-batch --input data/netflow.parquet --output data/scored --overwrite
+python -c "import json; s = json.load(open('data/scored/_summary.json')); print({k: s[k] for k in ('rows', 'alerts', 'flows_per_s', 'model')}, len(s['partitions']), 'partitions')"
+
+step "A stratified (date, hour, label) training sample of the archive, with full-context features (nids prepare; --engine spark on a cluster)"
+nids prepare --input data/netflow.parquet --output data/prepared --max-rows 20000 --overwrite

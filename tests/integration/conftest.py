@@ -185,3 +185,61 @@ def mlflow_server(
         server = start_mlflow_server(backend, uri, root)
         _mlflow_servers[backend] = server
     return server
+
+
+@dataclass
+class S3Server:
+    """A moto S3 server on loopback and the standard AWS variables that reach it."""
+
+    url: str
+
+    def env(self) -> dict[str, str]:
+        """AWS_* variables for a client (endpoint and dummy credentials)."""
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def client(self) -> object:
+        """A boto3 S3 client for this server."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One moto S3 server for the session (ThreadedMotoServer on a free loopback port)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield S3Server(f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, uniquely named bucket; the AWS_* variables point at the server."""
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    client = s3_server.client()
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)  # type: ignore[attr-defined]
+    yield name
+    paginator = client.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
+    for page in paginator.paginate(Bucket=name):
+        for obj in page.get("Contents", []):
+            client.delete_object(Bucket=name, Key=obj["Key"])  # type: ignore[attr-defined]
+    client.delete_bucket(Bucket=name)  # type: ignore[attr-defined]

@@ -32,7 +32,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from nids.errors import EXIT_OK, EXIT_REFUSED, PromotionRefusedError
+from nids.errors import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    NidsError,
+    PromotionRefusedError,
+    ServiceUnavailableError,
+)
 from nids.pipelines import runs
 from nids.pipelines.evaluation import Comparison
 from nids.pipelines.window import DataWindow, resolve_window
@@ -65,7 +71,7 @@ class RetrainResult:
         """One line for logs and the monitoring hook."""
         if self.decision == "noop":
             return (
-                f"no-op: dataset {self.digest} was already retrained "
+                f"dataset {self.digest} was already retrained "
                 f"(run {self.run_id}, version {self.version})"
             )
         what = f"version {self.version} ({self.semver})"
@@ -210,6 +216,16 @@ def _locked(
         result = _steps(settings, recorder, window, use_feedback=use_feedback, console=console)
     except BaseException as exc:
         recorder.fail(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, NidsError):
+            raise
+        from mlflow.exceptions import MlflowException
+        from requests.exceptions import RequestException
+
+        if isinstance(exc, MlflowException | RequestException):  # the store failed mid-run
+            raise ServiceUnavailableError(
+                f"MLflow tracking store {settings.mlflow_tracking_uri} failed during the retrain: "
+                f"{exc}"
+            ) from exc
         raise
     result.notes = notes + result.notes
     return result

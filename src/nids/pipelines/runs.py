@@ -90,8 +90,8 @@ class RunRecorder:
         With ``resume_in_training`` the child is handed to ``nids.training.train``
         (``MLFLOW_RUN_ID``), which logs into it and ends it itself.
         """
-        pause_if_asked(name)
         self.client.set_tag(self.parent_id, TAG_STEP, name)
+        pause_if_asked(name)
         child_id = self.child(name)
         started = time.perf_counter()
         if resume_in_training:
