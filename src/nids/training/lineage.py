@@ -84,7 +84,7 @@ def run_tags(
     tags = {
         TAG_TRAINING_DATE: datetime.now(UTC).isoformat(timespec="seconds"),
         TAG_DATASET_DIGEST: digest,
-        TAG_DATASET_SOURCE: source,
+        TAG_DATASET_SOURCE: absolute_source(source),
         TAG_FEATURE_SET: feature_set_version,
         TAG_DETECTOR: detector,
         TAG_PACKAGE_VERSION: package_version(),
@@ -99,6 +99,12 @@ def run_tags(
     return tags
 
 
+def absolute_source(source: str) -> str:
+    """``--data`` as recorded: URLs as given, local paths made absolute (still valid when
+    the registry gate re-reads them from another directory)."""
+    return source if "://" in source else str(Path(source).absolute())
+
+
 def dataset_source(source: str) -> Any:
     """The MLflow dataset source for a ``--data`` argument (first registered match).
 
@@ -108,7 +114,7 @@ def dataset_source(source: str) -> Any:
     from mlflow.data.code_dataset_source import CodeDatasetSource
     from mlflow.data.dataset_source_registry import get_registered_sources
 
-    uri = source if "://" in source else str(Path(source).absolute())
+    uri = absolute_source(source)
     for candidate in get_registered_sources():
         if candidate._can_resolve(uri):
             return candidate._resolve(uri)
