@@ -30,14 +30,25 @@ def configure_mlflow(settings: Settings) -> MlflowClient:
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    uri = settings.mlflow_tracking_uri
+    uri = absolute_tracking_uri(settings.mlflow_tracking_uri)
     if uri.startswith("sqlite:///"):
-        db_path = Path(uri.removeprefix("sqlite:///"))
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
+    registry_uri = absolute_tracking_uri(settings.mlflow_registry_uri or uri)
     if settings.mlflow_registry_uri:
-        mlflow.set_registry_uri(settings.mlflow_registry_uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=settings.mlflow_registry_uri or uri)
+        mlflow.set_registry_uri(registry_uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=registry_uri)
+
+
+def absolute_tracking_uri(uri: str) -> str:
+    """Anchor a relative ``sqlite:///`` path to the current directory.
+
+    MLflow caches stores by URI string: a relative path reused after a ``chdir`` would
+    silently keep writing to the first database. An absolute URI names one file.
+    """
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
+    return uri
 
 
 def ensure_experiment(settings: Settings, name: str | None = None) -> str:
