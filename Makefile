@@ -22,9 +22,9 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV    := .tools/checkov
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-$(CHECKOV_STAMP):
+$(CHECKOV_STAMP): requirements-checkov.lock $(STAMP)
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python -r requirements-checkov.lock
 	touch $@
 
 ## make tools: install the infrastructure scanners (checkov) in their own venv under .tools/.
@@ -44,6 +44,12 @@ test: venv tools
 	$(BIN)/ruff format --check src tests benchmarks models
 	$(BIN)/mypy
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+
+## make notebooks: install the `notebooks` extra (Jupyter, pinned by the lock) and open notebooks/.
+## Strip outputs before committing: .venv/bin/nbstripout notebooks/*.ipynb (make test checks it).
+notebooks: venv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c requirements.lock -e ".[notebooks]"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter notebook notebooks/
 
 unit: venv
 	$(BIN)/pytest -m "not integration and not slow"
