@@ -95,3 +95,10 @@ python -c "import json; s = json.load(open('data/scored/_summary.json')); print(
 
 step "A stratified (date, hour, label) training sample of the archive, with full-context features (nids prepare; --engine spark on a cluster)"
 nids prepare --input data/netflow.parquet --output data/prepared --max-rows 20000 --overwrite
+
+step "Batch scoring (docs/scale-out.md): the week's archive through the production model into date/hour-partitioned parquet + _summary.json"
+nids score-batch --input data/netflow.parquet --output data/scored --overwrite
+python -c "import json; s = json.load(open('data/scored/_summary.json')); print({k: s[k] for k in ('rows', 'alerts', 'flows_per_s', 'model')}, len(s['partitions']), 'partitions')"
+
+step "A stratified (date, hour, label) training sample of the archive, with full-context features (nids prepare; --engine spark on a cluster)"
+nids prepare --input data/netflow.parquet --output data/prepared --max-rows 20000 --overwrite

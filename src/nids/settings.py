@@ -200,6 +200,19 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL of the retrain lock table; default: the feedback database."
     )
 
+    # --- batch scoring and preparation (nids score-batch / nids prepare) ---------
+    batch_rows: int = Field(
+        500_000, ge=1000, description="Rows per record batch streamed by the batch engines."
+    )
+    spark_master: str = Field(
+        "local[2]", description="Spark master for --engine spark (local[N], spark://, k8s://)."
+    )
+    spark_partitions: int = Field(
+        0,
+        ge=0,
+        description="Source-host buckets the Spark engine scores in parallel (0: from input size).",
+    )
+
     # --- A/B testing -----------------------------------------------------------
     ab_config: Path | None = Field(None, description="A/B experiment config file (YAML/JSON).")
 
