@@ -98,7 +98,7 @@ def _drive(
     return Result(latencies, time.perf_counter() - start, errors[0], flows)
 
 
-def _wait(url: str, timeout: float = 180) -> None:
+def _wait(url: str, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
