@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 
 from nids.settings import get_settings
+from support import REPO_ROOT, SHARED_DATA, ZEEK_008, ZEEK_010
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-ZEEK_008 = SHARED_DATA / "stratosphere-zeek" / "008-zeek-mixed.conn.log.labeled"
-ZEEK_010 = SHARED_DATA / "stratosphere-zeek" / "010-zeek-mixed.conn.log.labeled"
+__all__ = ["REPO_ROOT", "SHARED_DATA", "ZEEK_008", "ZEEK_010"]
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
+from support import REPO_ROOT
 
 SRC = REPO_ROOT / "src" / "nids"
 DOC = REPO_ROOT / "docs" / "architecture.md"

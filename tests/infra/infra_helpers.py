@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from conftest import REPO_ROOT
+from support import REPO_ROOT
 
 INFRA = REPO_ROOT / "infra"
 K8S = INFRA / "k8s"

@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 from infra_helpers import INFRA
 
-from conftest import REPO_ROOT
+from support import REPO_ROOT
 
 
 def _compose() -> dict[str, Any]:

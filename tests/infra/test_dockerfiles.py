@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from infra_helpers import DOCKERFILES, dockerfile_instructions, final_stage
 
-from conftest import REPO_ROOT
+from support import REPO_ROOT
 
 PINNED_BASE = re.compile(r"^python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?$")
 BUILD_TOOLS = ("gcc", "build-essential", "make ", "git ", "curl", "wget", "apt-get")

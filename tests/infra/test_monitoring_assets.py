@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from infra_helpers import K8S, PROMQL_METRIC, find, render
 
-from conftest import REPO_ROOT
+from support import REPO_ROOT
 
 MONITORING = K8S / "components" / "monitoring"
 METRIC_TYPES = {"Counter", "Gauge", "Histogram", "Summary", "Info", "Enum"}

@@ -14,9 +14,7 @@ The PostgreSQL backend gets its own uniquely named database on 127.0.0.1:5432
 from __future__ import annotations
 
 import os
-import runpy
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,13 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-# pytest registers this file as module ``conftest`` too, shadowing tests/conftest.py for
-# ``from conftest import ZEEK_008`` in this directory: re-export the shared constants.
-_SHARED = runpy.run_path(str(Path(__file__).resolve().parents[1] / "conftest.py"))
-REPO_ROOT: Path = _SHARED["REPO_ROOT"]
-SHARED_DATA: Path = _SHARED["SHARED_DATA"]
-ZEEK_008: Path = _SHARED["ZEEK_008"]
-ZEEK_010: Path = _SHARED["ZEEK_010"]
+from support import free_port
 
 POSTGRES_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SERVER_START_TIMEOUT_S = 180.0  # generous: the machine is shared and migrations are slow
@@ -51,13 +43,6 @@ class MlflowServer:
     artifacts_dir: Path
     log_path: Path
     process: subprocess.Popen[bytes]
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (127.0.0.1)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _server_env() -> dict[str, str]:

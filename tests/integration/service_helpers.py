@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,15 +14,9 @@ from typing import Any
 import pandas as pd
 
 from nids.settings import Settings
+from support import free_port
 
 MODEL = "nids-isoforest"
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def registry_settings(root: Path, **overrides: Any) -> Settings:

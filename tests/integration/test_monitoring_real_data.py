@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ZEEK_008, ZEEK_010
 from nids.monitoring.drift import Reference, compare_to_reference
 from nids.monitoring.reference import build_reference_profile
 from nids.monitoring.report import render_html
+from support import ZEEK_008, ZEEK_010
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

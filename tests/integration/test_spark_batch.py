@@ -13,7 +13,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ZEEK_008, ZEEK_010
 from flow_samples import make_flows
 from nids.batch.frames import ModelTag
 from nids.batch.local import score_local
@@ -26,6 +25,7 @@ from nids.model.pipeline import build_pipeline
 from nids.model.scorer import Scorer
 from nids.settings import Settings
 from nids.training.trainer import fit_pipeline
+from support import ZEEK_008, ZEEK_010
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration, pytest.mark.slow]
 

@@ -15,12 +15,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from training_checks import check_training_run
 
-from conftest import REPO_ROOT
 from flow_samples import make_flows
 from nids.errors import ServiceUnavailableError
 from nids.model.pyfunc import to_model_input
 from nids.settings import Settings
 from nids.training import train
+from support import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROWS = 1500

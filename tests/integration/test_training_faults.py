@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
 from flow_samples import make_flows
 from nids.cli import main
 from nids.errors import EXIT_SERVICE
+from support import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from conftest import REPO_ROOT, ZEEK_008
+from support import REPO_ROOT, ZEEK_008
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NAMES = ["01-explore-flows", "02-train-and-compare", "03-drift-walkthrough"]

@@ -11,8 +11,8 @@ import kubernetes_validate
 import typer
 import yaml
 
-from conftest import REPO_ROOT
 from nids.cli import build_app
+from support import REPO_ROOT
 
 SPARK_K8S = REPO_ROOT / "infra" / "k8s" / "spark"
 

@@ -9,9 +9,9 @@ import pytest
 import typer
 
 import nids.cli
-from conftest import ZEEK_008, ZEEK_010
 from nids.cli import main
 from nids.data import read_flows
+from support import ZEEK_008, ZEEK_010
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """The configuration reference documents every setting, exactly as the code defines it."""
 
-from conftest import REPO_ROOT
 from nids.cli._docs import render
+from support import REPO_ROOT
 
 
 def test_configuration_doc_is_current() -> None:

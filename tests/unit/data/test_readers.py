@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from flow_writers import sample_flows, write_cic, write_nf_v9, write_parquet, write_zeek_tsv
 
-from conftest import ZEEK_008, ZEEK_010
 from nids.data import iter_flow_batches, read_flows, read_flows_report
 from nids.data.readers._map import derive_conn_state
 from nids.data.schema import ACK, COLUMNS, FIN, PSH, RST, SYN
 from nids.errors import DataError, EmptyDataError, SchemaError, UnknownFormatError
+from support import ZEEK_008, ZEEK_010
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ import pandas as pd
 from flow_writers import sample_flows, write_zeek_tsv
 from rich.console import Console
 
-from conftest import ZEEK_008
 from nids.data import read_flows, validate_flows
 from nids.data.summary import FlowSummary, summarise_flows
+from support import ZEEK_008
 
 
 def test_counts_of_sample_flows() -> None:

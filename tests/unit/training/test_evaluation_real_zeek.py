@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ZEEK_008, ZEEK_010
 from nids.data import read_flows
 from nids.settings import Settings
 from nids.training.evaluation_protocol import run_evaluation
+from support import ZEEK_008, ZEEK_010
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ import pytest
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 
-from conftest import ZEEK_008, ZEEK_010
 from nids.data import read_flows
 from nids.model.pipeline import build_pipeline
 from nids.model.scorer import Scorer
@@ -21,6 +20,7 @@ from nids.training.prepare import benign_only
 from nids.training.split import temporal_split
 from nids.training.threshold import choose_threshold
 from nids.training.trainer import fit_pipeline
+from support import ZEEK_008, ZEEK_010
 
 NUMERIC = ["duration", "src_port", "dst_port", "src_bytes", "dst_bytes", "src_pkts", "dst_pkts"]
 
