@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 
+from nids.model.detectors import DETECTOR_MODEL_NAMES
 from support import REPO_ROOT, ZEEK_008
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -100,12 +102,15 @@ def test_train_and_compare_notebook_runs_and_registers(notebook_env: Path) -> No
     book = _execute("02-train-and-compare", notebook_env)
     assert _images(book) >= 2
     last = _text(book.cells[-1])
-    assert "registered " in last and "nids-notebook version 1 (1.0.0)" in last
+    registered = re.search(r"registered (\S+): (nids-\w+) version 1 \(1\.0\.0\)", last)
+    assert registered, last
+    config, name = registered.groups()
+    assert name == DETECTOR_MODEL_NAMES[config.split("-")[0]]
     from nids.registry import get_version
     from nids.settings import Settings
 
     settings = Settings(mlflow_tracking_uri=f"sqlite:///{notebook_env}/mlruns/mlflow.db")
-    version = get_version(settings, "nids-notebook", 1)
+    version = get_version(settings, name, 1)
     assert version.semver == "1.0.0"
     assert json.loads(version.tags["nids.metrics"])["pr_auc"] > 0
 
