@@ -39,6 +39,9 @@ CONFIG_FILE = "model_config.json"
 PROFILE_FILE = "reference_profile.json"
 #: Columns the schema lets be null; a request may leave them out or send nulls.
 OPTIONAL_INPUT_COLUMNS = ("tcp_flags", "conn_state", "service")
+# Nullable integer columns travel as doubles: MLflow's schema enforcement cannot put a
+# missing value into an integer column, and UDP/ICMP flows have no TCP flags.
+NULLABLE_INT_INPUT_COLUMNS = ("tcp_flags",)
 #: Runtime libraries whose exact versions are recorded with the model.
 RUNTIME_PACKAGES = (
     "sec-ai-nids",
@@ -111,11 +114,23 @@ def naive_utc_ts(df: pd.DataFrame) -> pd.DataFrame:
 
 def from_model_input(df: pd.DataFrame) -> pd.DataFrame:
     """Undo :func:`to_model_input`: naive ``ts`` back to UTC-aware, as everywhere else."""
+    df = _restore_nullable_ints(df)
     ts = df["ts"] if "ts" in df.columns else None
     if ts is None or isinstance(ts.dtype, pd.DatetimeTZDtype):
         return df
     out = df.copy()
     out["ts"] = pd.to_datetime(ts, utc=True)
+    return out
+
+
+def _restore_nullable_ints(df: pd.DataFrame) -> pd.DataFrame:
+    """Doubles that MLflow made of nullable integer columns back to the schema's Int16."""
+    floats = [c for c in NULLABLE_INT_INPUT_COLUMNS if c in df.columns and df[c].dtype.kind == "f"]
+    if not floats:
+        return df
+    out = df.copy()
+    for column in floats:
+        out[column] = out[column].round().astype("Int16")
     return out
 
 
@@ -166,7 +181,7 @@ def quiet_integer_hint() -> Iterator[None]:
 def build_signature(scorer: Scorer, input_example: pd.DataFrame) -> Any:
     """Signature inferred from an example, with the schema's nullable columns optional."""
     from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types.schema import ColSpec, Schema
+    from mlflow.types.schema import ColSpec, DataType, Schema
 
     output = scorer.predict_frame(input_example, explain="all")
     with quiet_integer_hint():
@@ -174,7 +189,11 @@ def build_signature(scorer: Scorer, input_example: pd.DataFrame) -> Any:
     # A sample without nulls would otherwise make the nullable columns required.
     inputs = Schema(
         [
-            ColSpec(spec.type, spec.name, required=spec.name not in OPTIONAL_INPUT_COLUMNS)
+            ColSpec(
+                DataType.double if spec.name in NULLABLE_INT_INPUT_COLUMNS else spec.type,
+                spec.name,
+                required=spec.name not in OPTIONAL_INPUT_COLUMNS,
+            )
             for spec in inferred.inputs.inputs
         ]
     )
@@ -187,7 +206,11 @@ def _enforceable_example(example: pd.DataFrame) -> pd.DataFrame:
     MLflow validates the logged example against the signature and cannot convert a null
     to an integer; an optional column may be absent, so such columns are left out.
     """
-    holed = [c for c in OPTIONAL_INPUT_COLUMNS if c in example.columns and example[c].isna().any()]
+    holed = [
+        c
+        for c in OPTIONAL_INPUT_COLUMNS
+        if c not in NULLABLE_INT_INPUT_COLUMNS and c in example.columns and example[c].isna().any()
+    ]
     return example.drop(columns=holed)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
 
@@ -50,6 +51,13 @@ def test_round_trip_through_mlflow_gives_equal_scores_and_enforces_the_schema(
     np.testing.assert_allclose(out["score"].to_numpy(), scorer.score(test), atol=1e-12)
     np.testing.assert_array_equal(out["is_alert"].to_numpy(), scorer.score(test) > 0.55)
     assert (out["top_features"] == scorer.predict_frame(test)["top_features"].to_numpy()).all()
+
+    # Flows without TCP flags (UDP/ICMP sensors report none) pass the schema too.
+    flagless = test.copy()
+    flagless.loc[flagless.index[::2], "tcp_flags"] = pd.NA
+    assert flagless["tcp_flags"].isna().sum() > 0
+    out_flagless = loaded.predict(to_model_input(flagless))
+    np.testing.assert_allclose(out_flagless["score"].to_numpy(), scorer.score(flagless), atol=1e-12)
 
     quiet = loaded.predict(to_model_input(test), params={"explain": "none"})
     assert (quiet["top_features"] == "[]").all()
