@@ -102,3 +102,24 @@ python -c "import json; s = json.load(open('data/scored/_summary.json')); print(
 
 step "A stratified (date, hour, label) training sample of the archive, with full-context features (nids prepare; --engine spark on a cluster)"
 nids prepare --input data/netflow.parquet --output data/prepared --max-rows 20000 --overwrite
+
+step "A/B in the service (docs/ab-testing.md): production vs the latest version, 80/20 sticky by source host, version 1 as a shadow; every answer and alert names its variant"
+printf '%s\n' 'name: demo-ab' 'variants:' \
+  '  - {name: control, model_uri: "models:/nids-isoforest@production", weight: 0.8}' \
+  '  - {name: candidate, model_uri: "models:/nids-isoforest/latest", weight: 0.2}' \
+  '  - {name: shadow-v1, model_uri: "models:/nids-isoforest/1", shadow: true}' > data/ab-demo.yaml
+nids ab assign --config data/ab-demo.yaml 10.0.1.20 10.0.1.21 10.0.10.156
+rm -rf data/ab-log
+NIDS_AB_CONFIG=data/ab-demo.yaml NIDS_PREDICTION_LOG_DIR=data/ab-log NIDS_PREDICTION_LOG_SAMPLE_RATE=1 \
+  NIDS_ALERT_SINK=none NIDS_RELOAD_INTERVAL_S=0 nids serve --port 8086 > data/ab-demo.log 2>&1 &
+AB_PID=$!
+stop_ab() { kill -TERM "$AB_PID" 2>/dev/null && wait "$AB_PID" 2>/dev/null || true; }
+trap stop_ab EXIT
+for _ in $(seq 1 240); do curl -fsS http://127.0.0.1:8086/readyz >/dev/null 2>&1 && break; sleep 0.5; done
+nids replay data/serve-demo.parquet --url http://127.0.0.1:8086 --batch-size 1000 --limit 10000
+curl -fsS http://127.0.0.1:8086/v1/experiment; echo
+stop_ab
+trap - EXIT
+
+step "nids ab report: flows/alerts/alert-rate CIs/latency/agreement per variant and a verdict (it says how much more evidence it needs)"
+nids ab report --config data/ab-demo.yaml --log data/ab-log --out reports/ab

@@ -38,6 +38,7 @@ class Alert:
     threshold: float
     top_features: list[dict[str, Any]]
     model: ModelRef
+    variant: str | None = None  # the A/B variant that scored the flow
 
 
 def risk_score(score: float, threshold: float) -> float:
@@ -105,6 +106,7 @@ def ecs_alert(alert: Alert) -> dict[str, Any]:
             "score": score,
             "threshold": threshold,
             "model": {"name": model.name, "version": model.version, "semver": model.semver},
+            "variant": alert.variant,
             "top_features": top_features,
         },
     }
@@ -140,9 +142,10 @@ def eve_alert(alert: Alert) -> dict[str, Any]:
                 "score": [f"{score:.6f}"],
                 "threshold": [f"{threshold:.6f}"],
                 "risk_score": [str(risk_score(score, threshold))],
+                "variant": [alert.variant or "default"],
             },
         },
-        "nids": {"top_features": top_features},
+        "nids": {"top_features": top_features, "variant": alert.variant},
     }
 
 

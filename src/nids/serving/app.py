@@ -59,6 +59,9 @@ def create_app(
 ) -> FastAPI:
     """Build the service app; nothing is loaded until the app starts (lifespan)."""
     settings = settings or Settings()
+    experiment = _load_experiment(settings)
+    if experiment is not None:  # in an A/B experiment the service's own model is the control
+        settings = settings.model_copy(update={"model_uri": experiment.control.model_uri})
     metrics = ServiceMetrics.create()
     holder = ModelHolder(
         settings,
@@ -74,9 +77,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _start(settings, holder, ctx, metrics)
+        if experiment is not None:
+            app.state.ab_router = _start_experiment(
+                experiment, settings, holder, ctx, metrics, model_loader, version_probe
+            )
         try:
             yield
         finally:
+            if app.state.ab_router is not None:
+                app.state.ab_router.stop()
             _stop(holder, ctx, feedback_store)
 
     app = FastAPI(
@@ -87,6 +96,7 @@ def create_app(
     )
     app.state.settings, app.state.holder, app.state.ctx = settings, holder, ctx
     app.state.metrics = metrics
+    app.state.ab_router = None  # nids.abtest.router.ExperimentRouter when ab_config is set
     auth = _auth_dependency(settings)
     open_auth = [] if settings.open_health_endpoints else [Depends(auth)]
     _install_error_handlers(app)
@@ -122,6 +132,10 @@ def create_app(
             raise ApiError(415, str(exc)) from None
         except SchemaError as exc:
             raise ApiError(422, exc.message, row=exc.line, field=exc.field) from None
+        router = app.state.ab_router
+        if router is not None:  # A/B: each flow is scored by its variant
+            body = router.score(flows, ctx, headers=request.headers, explain=explain)
+            return Response(body, media_type="application/json")
         return Response(
             score_request(flows, served, ctx, explain=explain), media_type="application/json"
         )
@@ -196,6 +210,10 @@ def create_app(
 
     if feedback:
         _include_feedback(app, settings, metrics, auth, feedback_store)
+    if experiment is not None:
+        from nids.abtest.routes import experiment_router
+
+        app.include_router(experiment_router(app), dependencies=[Depends(auth)])
     app.openapi = _openapi_with_request_models(app)  # type: ignore[method-assign]
     return app
 
@@ -226,6 +244,38 @@ def _start(
         )
     holder.load("initial")
     holder.start_polling()
+
+
+def _load_experiment(settings: Settings) -> Any:
+    if settings.ab_config is None:
+        return None
+    from nids.abtest.config import load_experiment
+
+    return load_experiment(settings.ab_config)
+
+
+def _start_experiment(
+    experiment: Any,
+    settings: Settings,
+    holder: ModelHolder,
+    ctx: ScoringContext,
+    metrics: ServiceMetrics,
+    loader: ModelLoader | None,
+    probe: VersionProbe | None,
+) -> Any:
+    from nids.abtest.router import build_router
+
+    router = build_router(
+        experiment,
+        settings,
+        holder,
+        metrics=metrics,
+        loader=loader or _default_loader,
+        probe=probe or registry_version_probe,
+        scoring_context=ctx,
+    )
+    router.start()
+    return router
 
 
 def _stop(holder: ModelHolder, ctx: ScoringContext, feedback_store: list[Any]) -> None:

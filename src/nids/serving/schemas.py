@@ -71,6 +71,7 @@ class FlowScore(BaseModel):
     model_name: str
     model_version: str
     model_semver: str | None
+    variant: str = Field("default", description="A/B variant that scored the flow.")
     top_features: list[Contribution]
 
 

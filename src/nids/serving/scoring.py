@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -10,7 +11,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from nids.serving.alerts import FORMATTERS, Alert, AllowList, dumps
+from nids.serving.alerts import FORMATTERS, Alert, AllowList, ModelRef, dumps
 from nids.serving.holder import ServedModel
 from nids.serving.metrics import ServiceMetrics
 from nids.serving.sinks import AlertDispatcher
@@ -31,12 +32,50 @@ class ScoringContext:
 
 
 def score_request(
-    flows: pd.DataFrame, served: ServedModel, ctx: ScoringContext, *, explain: str = "alerts"
+    flows: pd.DataFrame,
+    served: ServedModel,
+    ctx: ScoringContext,
+    *,
+    explain: str = "alerts",
+    variant: str = VARIANT,
 ) -> bytes:
     """Score validated flows with ``served`` and return the JSON response body."""
+    results, n_alerts = score_results(flows, served, ctx, explain=explain, variant=variant)
+    return response_body(served.ref, results, n_alerts)
+
+
+def response_body(
+    ref: ModelRef, results: list[dict[str, Any]], n_alerts: int, **extra: Any
+) -> bytes:
+    """The JSON body of a scoring answer (``extra``: more top-level keys)."""
+    body = {
+        "model": {"name": ref.name, "version": ref.version, "semver": ref.semver},
+        "n_flows": len(results),
+        "n_alerts": n_alerts,
+        "results": results,
+        **extra,
+    }
+    return orjson.dumps(body)
+
+
+def score_results(
+    flows: pd.DataFrame,
+    served: ServedModel,
+    ctx: ScoringContext,
+    *,
+    explain: str = "alerts",
+    variant: str = VARIANT,
+) -> tuple[list[dict[str, Any]], int]:
+    """Score flows, emit/count/log as ``variant``; per-flow results and the alert count.
+
+    The A/B router (:mod:`nids.abtest.router`) calls this once per variant's share
+    of a request; a single-model service calls it through :func:`score_request`.
+    """
+    start = time.perf_counter()
     # The online host state is shared by all requests: one update at a time.
     with served.lock:
         pred = served.scorer.predict_frame(flows, state=served.context, explain=explain)
+    elapsed = time.perf_counter() - start
     scores = pred["score"].to_numpy(dtype=np.float64)
     is_alert = pred["is_alert"].to_numpy(dtype=bool)
     top = pred["top_features"].to_numpy(dtype=object)
@@ -46,18 +85,18 @@ def score_request(
     m = ctx.metrics
     n = len(flows)
     m.batch_size.observe(n)
-    m.flows_scored.labels(version, VARIANT).inc(n)
+    m.flows_scored.labels(version, variant).inc(n)
     hist = m.scores.labels(version)
     for s in scores:  # prometheus histograms take one observation at a time
         hist.observe(s)
     alert_rows = np.flatnonzero(is_alert)
     suppressed: dict[int, str] = {}
     if alert_rows.size:
-        m.alerts.labels(version, VARIANT).inc(int(alert_rows.size))
+        m.alerts.labels(version, variant).inc(int(alert_rows.size))
         if ctx.allowlist or ctx.dispatcher is not None:
-            suppressed = _emit_alerts(flows, alert_rows, scores, top, served, ctx)
+            suppressed = _emit_alerts(flows, alert_rows, scores, top, served, ctx, variant)
     if ctx.prediction_log is not None:
-        _log_predictions(flows, pred, served, ctx)
+        log_predictions(flows, pred, served, ctx, variant, elapsed)
     threshold = served.scorer.threshold
     results = [
         {
@@ -69,17 +108,12 @@ def score_request(
             "model_name": ref.name,
             "model_version": version,
             "model_semver": ref.semver,
+            "variant": variant,
             "top_features": orjson.loads(top[i]) if top[i] != "[]" else [],
         }
         for i in range(n)
     ]
-    body = {
-        "model": {"name": ref.name, "version": version, "semver": ref.semver},
-        "n_flows": n,
-        "n_alerts": int(alert_rows.size),
-        "results": results,
-    }
-    return orjson.dumps(body)
+    return results, int(alert_rows.size)
 
 
 def _emit_alerts(
@@ -89,6 +123,7 @@ def _emit_alerts(
     top: np.ndarray,
     served: ServedModel,
     ctx: ScoringContext,
+    variant: str = VARIANT,
 ) -> dict[int, str]:
     """Format alerts, apply the allow-list, queue them for the sink; return suppressions."""
     records = cast(list[dict[str, Any]], flows.iloc[rows].to_dict(orient="records"))
@@ -112,6 +147,7 @@ def _emit_alerts(
                 threshold=served.scorer.threshold,
                 top_features=orjson.loads(top[row]),
                 model=served.ref,
+                variant=variant,
             )
             record = fmt(alert)
             lines.append(dumps(record))
@@ -120,9 +156,15 @@ def _emit_alerts(
     return suppressed
 
 
-def _log_predictions(
-    flows: pd.DataFrame, pred: pd.DataFrame, served: ServedModel, ctx: ScoringContext
+def log_predictions(
+    flows: pd.DataFrame,
+    pred: pd.DataFrame,
+    served: ServedModel,
+    ctx: ScoringContext,
+    variant: str = VARIANT,
+    elapsed_s: float | None = None,
 ) -> None:
+    """Hand the scored rows to the prediction log (never fails the caller)."""
     from nids.monitoring.prediction_log import build_log_frame
 
     try:
@@ -131,8 +173,10 @@ def _log_predictions(
             pred,
             model_name=served.ref.name,
             model_version=served.ref.version,
-            variant=VARIANT,
+            variant=variant,
         )
+        if elapsed_s is not None:  # the batch's scoring time, per flow row (A/B latency)
+            frame["latency_ms"] = elapsed_s * 1000.0
         ctx.prediction_log.submit(frame)
     except Exception:  # the log must never fail a request
         log.exception("prediction log: could not build the log frame")
