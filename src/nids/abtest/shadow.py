@@ -104,16 +104,26 @@ class ShadowScorer:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            items = [self._queue.get()]
+            while self.is_busy():  # requests first: the shadow takes idle time only
+                time.sleep(0.0005)
+            # Coalesce what queued up meanwhile: one scoring call instead of many small ones.
+            while len(items) < 64 and items[-1] is not _STOP:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            frames = [i for i in items if i is not _STOP]
             try:
-                if item is _STOP:
-                    return
-                while self.is_busy():  # requests first: the shadow takes idle time only
-                    time.sleep(0.0005)
-                for target in self.targets:
-                    self._score(target, item)
+                if frames:
+                    batch = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+                    for target in self.targets:
+                        self._score(target, batch)
             finally:
-                self._queue.task_done()
+                for _ in items:
+                    self._queue.task_done()
+            if len(frames) < len(items):
+                return
 
     def _score(self, target: ShadowTarget, flows: pd.DataFrame) -> None:
         served = target.holder.current
