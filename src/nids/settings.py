@@ -111,9 +111,7 @@ class Settings(BaseSettings):
         "quantile",
         description="Threshold rule on held-out benign scores: empirical quantile or Pareto tail fit.",
     )
-    explain_top_k: int = Field(
-        3, ge=1, description="Top contributing features reported per alert."
-    )
+    explain_top_k: int = Field(3, ge=1, description="Top contributing features reported per alert.")
 
     # --- serving ---------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Service bind address.")
@@ -197,7 +195,8 @@ class Settings(BaseSettings):
         0.5, gt=0, le=1, description="`retrain` refuses windows with a larger malicious share."
     )
     retrain_lock_db_url: str | None = Field(
-        None, description="SQLAlchemy URL of the retrain lock table; default: the feedback database."
+        None,
+        description="SQLAlchemy URL of the retrain lock table; default: the feedback database.",
     )
 
     # --- batch scoring and preparation (nids score-batch / nids prepare) ---------

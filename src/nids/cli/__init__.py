@@ -17,7 +17,19 @@ from rich.console import Console
 from nids.errors import EXIT_INTERNAL, NidsError
 
 # Modules under nids.cli that contribute commands, in help order.
-_COMMAND_MODULES = ["config", "generate", "models", "data", "train", "evaluate", "retrain", "monitor", "serve", "batch", "ab"]
+_COMMAND_MODULES = [
+    "config",
+    "generate",
+    "models",
+    "data",
+    "train",
+    "evaluate",
+    "retrain",
+    "monitor",
+    "serve",
+    "batch",
+    "ab",
+]
 
 app = typer.Typer(
     name="nids",
