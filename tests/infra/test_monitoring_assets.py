@@ -31,11 +31,19 @@ def defined_series() -> frozenset[str]:
 
     Read from the source so no module has to be imported and no metric registered: the
     first positional string of a call to Counter/Gauge/... or to a local helper whose
-    name contains the type (``gauge(...)``, ``_histogram(...)``).
+    name contains the type (``gauge(...)``, ``_histogram(...)``), and the string keys of
+    a dict named after the type (``_GAUGE_DOCS = {"nids_x": ...}`` fed to ``Gauge``).
     """
     names: set[str] = set()
     for path in (REPO_ROOT / "src" / "nids").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
+                target = " ".join(getattr(t, "id", "") for t in node.targets).lower()
+                kind = next((t for t in METRIC_TYPES if t.lower() in target), None)
+                for key in node.value.keys if kind else []:
+                    if isinstance(key, ast.Constant) and str(key.value).startswith("nids_"):
+                        names.update(str(key.value) + suffix for suffix in SUFFIXES[kind])
+                continue
             if not isinstance(node, ast.Call) or not node.args:
                 continue
             func = node.func
