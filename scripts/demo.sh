@@ -96,13 +96,6 @@ python -c "import json; s = json.load(open('data/scored/_summary.json')); print(
 step "A stratified (date, hour, label) training sample of the archive, with full-context features (nids prepare; --engine spark on a cluster)"
 nids prepare --input data/netflow.parquet --output data/prepared --max-rows 20000 --overwrite
 
-step "Batch scoring (docs/scale-out.md): the week's archive through the production model into date/hour-partitioned parquet + _summary.json"
-nids score-batch --input data/netflow.parquet --output data/scored --overwrite
-python -c "import json; s = json.load(open('data/scored/_summary.json')); print({k: s[k] for k in ('rows', 'alerts', 'flows_per_s', 'model')}, len(s['partitions']), 'partitions')"
-
-step "A stratified (date, hour, label) training sample of the archive, with full-context features (nids prepare; --engine spark on a cluster)"
-nids prepare --input data/netflow.parquet --output data/prepared --max-rows 20000 --overwrite
-
 step "A/B in the service (docs/ab-testing.md): production vs the latest version, 80/20 sticky by source host, version 1 as a shadow; every answer and alert names its variant"
 printf '%s\n' 'name: demo-ab' 'variants:' \
   '  - {name: control, model_uri: "models:/nids-isoforest@production", weight: 0.8}' \
