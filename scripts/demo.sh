@@ -24,9 +24,6 @@ VERSION=$(sed -n 's/^registered: nids-isoforest version \([0-9][0-9]*\).*/\1/p' 
 step "Promote the new version to production (gated against the incumbent; exit 5 = refused, incumbent kept)"
 nids models promote "$VERSION" --to production --reason "demo: freshly trained" || test $? -eq 5
 
-step "Kubernetes: the ab overlay puts nids-v1 (8 replicas) and nids-v2 (2) behind nids-service (docs/operations.md)"
-kubectl kustomize infra/k8s/overlays/ab | grep -E '^  name: (mlflow|nids-service|nids-v1|nids-v2)$|^  replicas: |nids-isoforest/[0-9]+$'
-
 step "Model registry: versions with semantic version, stage and aliases (docs/registry.md)"
 nids models list
 
@@ -116,3 +113,6 @@ trap - EXIT
 
 step "nids ab report: flows/alerts/alert-rate CIs/latency/agreement per variant and a verdict (it says how much more evidence it needs)"
 nids ab report --config data/ab-demo.yaml --log data/ab-log --out reports/ab
+
+step "Kubernetes: the ab overlay puts nids-v1 (8 replicas) and nids-v2 (2) behind nids-service (docs/operations.md)"
+kubectl kustomize infra/k8s/overlays/ab | grep -E '^  name: (mlflow|nids-service|nids-v1|nids-v2)$|^  replicas: |nids-isoforest/[0-9]+$'
