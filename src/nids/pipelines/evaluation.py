@@ -9,6 +9,7 @@ mistakes are part of the exam.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import pandas as pd
 
 from nids.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,12 +50,38 @@ def feedback_flows(settings: Settings) -> pd.DataFrame:
         store.close()
     if raw.empty:
         return raw
+    complete = _complete_flow_records(raw)
+    if complete.empty:
+        return complete
     return validate_flows(
-        raw,
+        complete,
         source="feedback store",
         on_error="quarantine",
         quarantine_dir=settings.quarantine_dir,
     )
+
+
+def _complete_flow_records(raw: pd.DataFrame) -> pd.DataFrame:
+    """Feedback rows whose flow record has every required field.
+
+    Analysts may attach only a few fields (source, port) to a verdict: such a verdict
+    still counts for precision, but cannot become a labelled flow. They are counted and
+    logged, not validated as broken data (which would fail the whole retrain).
+    """
+    from nids.data.schema import REQUIRED_COLUMNS
+
+    if any(c not in raw.columns for c in REQUIRED_COLUMNS):
+        complete = raw.iloc[0:0]
+    else:
+        complete = raw.dropna(subset=REQUIRED_COLUMNS)
+    if len(complete) < len(raw):
+        log.warning(
+            "feedback store: %d of %d verdicts carry no complete flow record "
+            "and are not used as labelled flows",
+            len(raw) - len(complete),
+            len(raw),
+        )
+    return complete.reset_index(drop=True)
 
 
 def evaluation_frame(
