@@ -71,7 +71,14 @@ def ensure_experiment(settings: Settings, name: str | None = None) -> str:
             root = Path(settings.artifact_root).resolve()
             root.mkdir(parents=True, exist_ok=True)
             location = root.as_uri()
-        return str(mlflow.create_experiment(name, artifact_location=location))
+        try:
+            return str(mlflow.create_experiment(name, artifact_location=location))
+        except MlflowException as exc:
+            # Another process or thread created it between our read and our write.
+            existing = mlflow.get_experiment_by_name(name)
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS" or existing is None:
+                raise
+            return str(existing.experiment_id)
     except MlflowException as exc:
         raise ServiceUnavailableError(
             f"MLflow tracking store {settings.mlflow_tracking_uri} failed: {exc.message}"
