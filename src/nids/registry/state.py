@@ -27,6 +27,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 STAGES: dict[str, str] = {"production": "Production", "staging": "Staging"}
 _SETTLE_ROUNDS = 10
+_ALIAS_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,34 @@ def transition_stage(client: MlflowClient, name: str, version: int, stage: str) 
         )
 
 
+def _is_duplicate_key(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(m in text for m in ("unique constraint", "duplicate key", "duplicate entry"))
+
+
+def set_alias(client: MlflowClient, name: str, alias: str, version: int) -> None:
+    """Point ``alias`` at ``version``, retrying a lost insert race.
+
+    The tracking server sets an alias by read-then-insert without a transaction, so
+    two writers creating the same alias at once make one of them fail on the
+    database's unique key (PostgreSQL, MySQL). The alias then exists, and a retry
+    updates it; ``settle`` decides afterwards which writer won.
+    """
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(_ALIAS_RETRIES):
+        try:
+            client.set_registered_model_alias(name, alias, str(version))
+            return
+        except MlflowException as exc:
+            if not _is_duplicate_key(exc) or attempt == _ALIAS_RETRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 def _write(client: MlflowClient, name: str, target: Target, version: int) -> None:
     for alias in ALIASES[target]:
-        client.set_registered_model_alias(name, alias, str(version))
+        set_alias(client, name, alias, version)
     transition_stage(client, name, version, STAGES[target])
 
 
@@ -96,7 +122,7 @@ def _repair(client: MlflowClient, name: str, target: Target, state: TargetState)
         return
     for alias, value in state.aliases.items():
         if value != winner:
-            client.set_registered_model_alias(name, alias, str(winner))
+            set_alias(client, name, alias, winner)
     if state.staged != (winner,):
         transition_stage(client, name, winner, STAGES[target])
 

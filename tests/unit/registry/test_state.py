@@ -114,3 +114,38 @@ def test_state_without_aliases_falls_back_to_the_stage() -> None:
     current = state.read_state(reg, "m", "production")
     assert current.current == 2
     assert current.consistent
+
+
+class _RacingRegistry(FakeRegistry):
+    """The server's alias insert loses a race once: the other writer's row is there."""
+
+    def __init__(self, versions: int, message: str) -> None:
+        super().__init__(versions)
+        self.message = message
+        self.failures = 1
+
+    def set_registered_model_alias(self, name: str, alias: str, version: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        if self.failures:
+            self.failures -= 1
+            self.aliases[alias] = "1"  # the concurrent writer's insert committed first
+            raise MlflowException(self.message)
+        super().set_registered_model_alias(name, alias, version)
+
+
+def test_lost_alias_insert_race_is_retried_as_an_update() -> None:
+    msg = 'duplicate key value violates unique constraint "registered_model_alias_pk"'
+    reg = _RacingRegistry(2, msg)
+    after = state.compare_and_set(reg, "m", "production", expected=None, new=2)
+    assert after.aliases == {"production": 2, "champion": 2}
+    assert after.staged == (2,)
+
+
+def test_other_alias_failures_are_not_retried() -> None:
+    from mlflow.exceptions import MlflowException
+
+    reg = _RacingRegistry(2, "permission denied")
+    with pytest.raises(MlflowException, match="permission denied"):
+        state.compare_and_set(reg, "m", "production", expected=None, new=2)
+    assert reg.failures == 0 and reg.aliases == {"production": "1"}
