@@ -27,7 +27,7 @@ import httpx
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "integration"))  # the registry set-up helpers
+sys.path[:0] = [str(REPO / "tests" / "integration"), str(REPO / "tests")]  # test helpers
 
 SCENARIOS = [  # (name, flows per request, concurrency, max requests)
     ("1 flow, c=1", 1, 1, 400),
