@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -11,9 +12,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from nids.errors import ConfigError, EmptyDataError, SchemaError
 from nids.features import flow
-from nids.features.columns import FlowView, check_columns
+from nids.features.columns import SMALL_N, Flows, FlowView, check_columns, n_flows
 from nids.features.context import CONTEXT_FEATURES, HostContextState
 from nids.features.network import (
+    Network,
     direction_codes,
     home_coverage,
     infer_home_networks,
@@ -111,13 +113,13 @@ class FlowFeatureTransformer(TransformerMixin, BaseEstimator):
         self.home_prefix_v4 = home_prefix_v4
 
     # -- sklearn API -----------------------------------------------------------
-    def fit(self, flows: pd.DataFrame, y: Any = None) -> FlowFeatureTransformer:
+    def fit(self, flows: Flows, y: Any = None) -> FlowFeatureTransformer:
         """Learn the rarity tables from training flows."""
-        df = _as_frame(flows)
-        if len(df) == 0:
+        check_columns(flows)
+        if n_flows(flows) == 0:
             raise EmptyDataError("cannot fit features on an empty flow frame")
         groups = resolve_groups(self.groups)
-        v = FlowView(df)
+        v = FlowView(flows)
         src, dst = v.text("src_ip"), v.text("dst_ip")
         self.home_networks_ = list(self.home_networks)
         self.home_networks_inferred_ = False
@@ -155,21 +157,24 @@ class FlowFeatureTransformer(TransformerMixin, BaseEstimator):
             pair_ttl_s=self.pair_ttl_s,
         )
 
-    def transform(self, flows: pd.DataFrame, state: HostContextState | None = None) -> np.ndarray:
+    def transform(self, flows: Flows, state: HostContextState | None = None) -> np.ndarray:
         """Feature matrix (n, k), float64, finite, rows in input order.
 
-        ``state=None`` is batch mode (a fresh context state over the frame in time
-        order); pass a persistent :class:`HostContextState` to score a stream online.
+        ``flows`` is a canonical DataFrame or a columnar mapping (see
+        :mod:`nids.features.columns`); both give identical features. ``state=None`` is
+        batch mode (a fresh context state over the flows in time order); pass a
+        persistent :class:`HostContextState` to score a stream online.
         """
         if not hasattr(self, "feature_names_"):
             raise SchemaError("the feature transformer is not fitted")
-        df = _as_frame(flows)
-        if len(df) == 0:
+        check_columns(flows)
+        v = FlowView(flows)
+        if len(v) == 0:
             return np.zeros((0, self.n_features_out_), dtype=np.float64)
-        cols = self._columns(df, state)
+        cols = self._columns(v, state)
         # Filled feature by feature (contiguous writes) and returned as its (n, k)
         # transpose; every input was sanitised, so each feature is finite by construction.
-        matrix = np.empty((len(self.feature_names_), len(df)), dtype=np.float64)
+        matrix = np.empty((len(self.feature_names_), len(v)), dtype=np.float64)
         for j, name in enumerate(self.feature_names_):
             matrix[j] = cols[name]
         return matrix.T
@@ -179,10 +184,12 @@ class FlowFeatureTransformer(TransformerMixin, BaseEstimator):
         return np.asarray(self.feature_names_, dtype=object)
 
     # -- internals ---------------------------------------------------------------
-    def _columns(self, df: pd.DataFrame, state: HostContextState | None) -> dict[str, np.ndarray]:
+    def _nets(self) -> list[Network]:
+        return list(_parsed_networks(tuple(str(n) for n in self.home_networks_)))
+
+    def _columns(self, v: FlowView, state: HostContextState | None) -> dict[str, np.ndarray]:
         groups = set(self.groups_)
-        nets = parse_networks(self.home_networks_)
-        v = FlowView(df)
+        nets = self._nets()
         directions = direction_codes(v.factorized("src_ip"), v.factorized("dst_ip"), nets)
         cols: dict[str, np.ndarray] = {}
         if "volume" in groups:
@@ -241,16 +248,29 @@ def context_features(
 def _hashed(v: FlowView, column: str) -> np.ndarray:
     """Stable 64-bit hash per flow of a text column, hashed once per distinct value."""
     codes, uniques = v.factorized(column)
-    return pd.util.hash_array(uniques)[codes]
+    if len(uniques) > SMALL_N:
+        return pd.util.hash_array(uniques)[codes]
+    # A few addresses (online requests): remember their hashes, since pandas' hashing
+    # has a fixed cost of ~1 ms per call. Same values: the misses go through hash_array.
+    hashes = np.fromiter((_HASHES.get(u, 0) for u in uniques), dtype=np.uint64, count=len(uniques))
+    missing = [i for i, u in enumerate(uniques) if u not in _HASHES]
+    if missing:
+        fresh = pd.util.hash_array(uniques[missing])
+        if len(_HASHES) + len(missing) > _HASHES_MAX:
+            _HASHES.clear()
+        _HASHES.update(zip(uniques[missing].tolist(), fresh.tolist(), strict=True))
+        hashes[missing] = fresh
+    return hashes[codes]
 
 
-def _as_frame(flows: Any) -> pd.DataFrame:
-    if not isinstance(flows, pd.DataFrame):
-        raise SchemaError(
-            f"features expect a pandas DataFrame of flows, got {type(flows).__name__}"
-        )
-    check_columns(flows)
-    return flows
+@functools.lru_cache(maxsize=64)
+def _parsed_networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(parse_networks(cidrs))
+
+
+# Hash per distinct address (bounded; cleared when full, which only costs rehashing).
+_HASHES: dict[str, int] = {}
+_HASHES_MAX = 200_000
 
 
 def build_feature_transformer(

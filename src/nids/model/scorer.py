@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from nids.errors import SchemaError
+from nids.features.columns import Flows, flow_records
 from nids.model.pipeline import DETECTOR_STEP, FEATURES_STEP
 
 Explain = Literal["alerts", "all", "none"]
@@ -29,7 +31,7 @@ def _is_isolation_forest(est: Any) -> bool:
 
 
 class Scorer:
-    """Scores canonical flow frames with a fitted pipeline and an alert threshold."""
+    """Scores canonical flows (frames or columnar mappings) with a fitted pipeline and a threshold."""
 
     def __init__(self, pipeline: Any, threshold: float, *, top_k: int = 3) -> None:
         self.pipeline = pipeline
@@ -46,9 +48,9 @@ class Scorer:
             self._compiled = CompiledForest.from_isolation_forest(self.detector)
 
     # -- matrices ----------------------------------------------------------------
-    def features(self, df: pd.DataFrame, *, state: Any = None) -> np.ndarray:
-        """Feature matrix of ``df`` (batch mode when ``state`` is None)."""
-        return np.asarray(self.features_step.transform(df, state=state), dtype=np.float64)
+    def features(self, flows: Flows, *, state: Any = None) -> np.ndarray:
+        """Feature matrix of a flow frame or columnar mapping (batch mode when ``state`` is None)."""
+        return np.asarray(self.features_step.transform(flows, state=state), dtype=np.float64)
 
     def score_features(self, x: np.ndarray) -> np.ndarray:
         """Anomaly scores of a feature matrix (higher = more anomalous)."""
@@ -69,55 +71,77 @@ class Scorer:
             return np.asarray(self._compiled.attributions(x), dtype=np.float64)
         return np.asarray(self.detector.feature_contributions(x), dtype=np.float64)
 
-    # -- frames --------------------------------------------------------------------
-    def score(self, df: pd.DataFrame, *, state: Any = None) -> np.ndarray:
-        """Anomaly score per flow of ``df`` (higher = more anomalous), in input order."""
-        return self.score_features(self.features(df, state=state))
+    # -- flows ---------------------------------------------------------------------
+    def score(self, flows: Flows, *, state: Any = None) -> np.ndarray:
+        """Anomaly score per flow (higher = more anomalous), in input order."""
+        return self.score_features(self.features(flows, state=state))
 
-    def predict_frame(
-        self, df: pd.DataFrame, *, state: Any = None, explain: Explain = "alerts"
-    ) -> pd.DataFrame:
-        """Per flow: community_id, score, is_alert, threshold and top_features (JSON).
+    def predict(
+        self, flows: Flows, *, state: Any = None, explain: Explain = "alerts"
+    ) -> Prediction:
+        """Features, scores, alert flags and reasons of a flow frame or columnar mapping.
 
         ``explain`` chooses which rows get reasons: ``alerts`` (default, cheap),
-        ``all`` or ``none``; the others get ``"[]"``.
+        ``all`` or ``none``; the others get ``[]``.
         """
         if explain not in ("alerts", "all", "none"):
             raise SchemaError(f"explain must be alerts, all or none, got {explain!r}")
-        x = self.features(df, state=state)
+        x = self.features(flows, state=state)
         scores = self.score_features(x)
         is_alert = scores > self.threshold
-        top = np.full(len(df), "[]", dtype=object)
+        top: list[list[dict[str, Any]]] = [[] for _ in range(len(scores))]
         if explain != "none":
-            rows = np.flatnonzero(is_alert) if explain == "alerts" else np.arange(len(df))
+            rows = np.flatnonzero(is_alert) if explain == "alerts" else np.arange(len(scores))
             if rows.size:
-                top[rows] = self._explain(df, x, rows)
-        ids = (
-            df["community_id"].astype(object).to_numpy()
-            if "community_id" in df.columns
-            else np.full(len(df), None, dtype=object)
-        )
+                for row, items in zip(rows.tolist(), self._explain(flows, x, rows), strict=True):
+                    top[row] = items
+        return Prediction(x, scores, is_alert, self.threshold, top)
+
+    def predict_frame(
+        self, flows: Flows, *, state: Any = None, explain: Explain = "alerts"
+    ) -> pd.DataFrame:
+        """Per flow: community_id, score, is_alert, threshold and top_features (JSON).
+
+        ``explain`` as in :meth:`predict`; unexplained rows get ``"[]"``.
+        """
+        pred = self.predict(flows, state=state, explain=explain)
+        n = len(pred.scores)
+        top = np.array([json.dumps(t) if t else "[]" for t in pred.top_features], dtype=object)
+        if isinstance(flows, pd.DataFrame):
+            index = flows.index
+            ids = (
+                flows["community_id"].astype(object).to_numpy()
+                if "community_id" in flows.columns
+                else np.full(n, None, dtype=object)
+            )
+        else:
+            index = pd.RangeIndex(n)
+            column = {"community_id": flows["community_id"]} if "community_id" in flows else {}
+            ids = np.array(
+                [r.get("community_id") for r in flow_records(column, np.arange(n))]
+                if column
+                else [None] * n,
+                dtype=object,
+            )
         return pd.DataFrame(
             {
                 "community_id": pd.array(ids, dtype="str"),
-                "score": scores,
-                "is_alert": is_alert,
-                "threshold": np.full(len(df), self.threshold),
+                "score": pred.scores,
+                "is_alert": pred.is_alert,
+                "threshold": np.full(n, self.threshold),
                 "top_features": pd.array(top, dtype="str"),
             },
-            index=df.index,
+            index=index,
         )
 
-    def _explain(self, df: pd.DataFrame, x: np.ndarray, rows: np.ndarray) -> list[str]:
+    def _explain(self, flows: Flows, x: np.ndarray, rows: np.ndarray) -> list[list[dict[str, Any]]]:
         from nids.features import describe_feature
 
         contrib = self.contributions(x[rows])
         k = min(self.top_k, len(self.feature_names))
         # Stable order on ties so the same flow always gets the same reasons.
         order = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
-        records: list[dict[str, Any]] = [
-            {str(k): v for k, v in r.items()} for r in df.iloc[rows].to_dict(orient="records")
-        ]
+        records = flow_records(flows, rows)
         out = []
         for i, row in enumerate(rows):
             flow: Mapping[str, Any] = records[i]
@@ -133,5 +157,16 @@ class Scorer:
                         "reason": describe_feature(name, value, flow),
                     }
                 )
-            out.append(json.dumps(items))
+            out.append(items)
         return out
+
+
+@dataclass
+class Prediction:
+    """What :meth:`Scorer.predict` found for a batch of flows (rows in input order)."""
+
+    features: np.ndarray  # (n, k) feature matrix the scores came from
+    scores: np.ndarray  # higher = more anomalous
+    is_alert: np.ndarray  # scores strictly above the threshold
+    threshold: float
+    top_features: list[list[dict[str, Any]]]  # reasons; [] for unexplained rows
