@@ -169,6 +169,21 @@ class Settings(BaseSettings):
         ge=0,
         description="Alternative effect size: minimum Wasserstein distance in reference std units.",
     )
+    drift_monitor_interval_s: float = Field(
+        60.0,
+        ge=0,
+        description="Service: seconds between drift checks of its rolling window (0: no drift gauges).",
+    )
+    drift_monitor_window: int = Field(
+        5000, ge=10, description="Service: scored flows in the rolling drift window."
+    )
+    drift_monitor_min_flows: int = Field(
+        500, ge=1, description="Service: new scored flows needed before the window is re-checked."
+    )
+    drift_monitor_exclude: list[str] = Field(
+        default_factory=lambda: ["hour_sin", "hour_cos"],
+        description="Service: features left out of the rolling check (JSON list); a minutes-long window cannot match a reference's time of day.",
+    )
     monitor_window_h: float = Field(
         24.0, gt=0, description="`monitor run`: hours of prediction log checked per cycle."
     )

@@ -241,7 +241,8 @@ def compare_to_reference(
     plain feature name for engineered features; flow column names for raw and
     categorical columns), or a feature matrix in the profile's feature order.
     ``scores`` (higher = more anomalous) and ``is_alert`` (or ``threshold``) add the
-    score-distribution and alert-rate checks. ``exclude`` names columns to skip.
+    score-distribution and alert-rate checks. ``exclude`` names columns to skip
+    (profile keys, ``score``, ``alert_rate``).
     """
     reference = profile if isinstance(profile, Reference) else Reference(profile)
     frame = as_frame(current, reference)
@@ -262,7 +263,7 @@ def compare_to_reference(
         if summary["column"] in frame.columns and key not in exclude:
             checks.append(_categorical_check(key, summary, frame[summary["column"]]))
     prediction_mean = alert_rate = ref_alert_rate = None
-    if scores is not None:
+    if scores is not None and "score" not in exclude:
         s = np.asarray(scores, dtype=float)
         s = s[np.isfinite(s)]
         if s.size:
@@ -272,7 +273,7 @@ def compare_to_reference(
             checks.append(_numeric_check("score", "score", ref, s, edges, reference.score_std))
     if is_alert is None and scores is not None and threshold is not None:
         is_alert = np.asarray(scores, dtype=float) > threshold
-    if is_alert is not None and threshold is not None:
+    if is_alert is not None and threshold is not None and "alert_rate" not in exclude:
         alerts = np.asarray(is_alert, dtype=bool)
         alert_rate = float(alerts.mean()) if alerts.size else 0.0
         ref_alert_rate = reference.reference_alert_rate(threshold)
