@@ -71,11 +71,30 @@ def build_log_frame(
     out["variant"] = variant
     out["scored_at"] = pd.Timestamp(scored_at or datetime.now(UTC))
     if features is not None and feature_names is not None:
-        feats = pd.DataFrame(
-            np.asarray(features, dtype=float), columns=[f"feature:{n}" for n in feature_names]
-        )
-        out = pd.concat([out, feats], axis=1)
+        out = with_features(out, features, feature_names)
     return out
+
+
+FEATURE_PREFIX = "feature:"
+
+
+def feature_columns(feature_names: Sequence[str]) -> list[str]:
+    """Log column names of engineered features (``feature:<name>``, as in the profile)."""
+    return [f"{FEATURE_PREFIX}{n}" for n in feature_names]
+
+
+def with_features(
+    frame: pd.DataFrame, features: np.ndarray, feature_names: Sequence[str]
+) -> pd.DataFrame:
+    """``frame`` plus one ``feature:<name>`` column per engineered feature (same rows)."""
+    x = np.asarray(features, dtype=float)
+    if x.ndim != 2 or x.shape != (len(frame), len(feature_names)):
+        raise DataError(
+            f"feature matrix of shape {x.shape} for {len(frame)} rows and "
+            f"{len(feature_names)} feature names"
+        )
+    feats = pd.DataFrame(x, columns=feature_columns(feature_names), index=frame.index)
+    return pd.concat([frame, feats], axis=1)
 
 
 class PredictionLogWriter:
@@ -119,12 +138,19 @@ class PredictionLogWriter:
         self._files: list[tuple[str, int]] | None = None
 
     # --- request path ---------------------------------------------------------------
-    def submit(self, frame: pd.DataFrame) -> None:
+    def submit(
+        self,
+        frame: pd.DataFrame,
+        *,
+        features: np.ndarray | None = None,
+        feature_names: Sequence[str] | None = None,
+    ) -> None:
         """Sample ``frame``'s rows and queue them for writing; never blocks or raises.
 
-        Only the sampling draw happens here; selecting the rows and adding
+        Only the sampling draw happens here; selecting the rows, adding the
+        engineered ``features`` of the sampled rows as ``feature:<name>`` columns and
         ``sample_rate``/``scored_at`` is the writer thread's job, so a request pays
-        microseconds. The caller must not modify ``frame`` afterwards.
+        microseconds. The caller must not modify ``frame`` or ``features`` afterwards.
         """
         try:
             n = len(frame)
@@ -138,7 +164,8 @@ class PredictionLogWriter:
             self._count("sampled", int(rows.size))
             self._ensure_thread()
             try:
-                self._queue.put_nowait(_Batch(frame, rows, self.sample_rate, _now()))
+                batch = _Batch(frame, rows, self.sample_rate, _now(), features, feature_names)
+                self._queue.put_nowait(batch)
             except queue.Full:
                 self._count("dropped", int(rows.size))
         except Exception:  # the request path must never fail because of the log
@@ -298,10 +325,18 @@ class _Batch:
     rows: np.ndarray
     sample_rate: float
     submitted_at: pd.Timestamp
+    features: np.ndarray | None = None
+    feature_names: Sequence[str] | None = None
 
     def rows_frame(self) -> pd.DataFrame:
-        """The sampled rows with the rate they stand for and their scoring time."""
-        part = self.frame.take(self.rows) if self.rows.size < len(self.frame) else self.frame
+        """The sampled rows (with their features) and the rate they stand for, the time."""
+        whole = self.rows.size == len(self.frame)
+        part = self.frame if whole else self.frame.take(self.rows)
+        if self.features is not None and self.feature_names is not None:
+            x = np.asarray(self.features)
+            if len(x) != len(self.frame):
+                raise DataError(f"{len(x)} feature rows for {len(self.frame)} flows")
+            part = with_features(part, x if whole else x[self.rows], self.feature_names)
         part = part.assign(sample_rate=self.sample_rate)  # to scale counts back up
         if "scored_at" not in part.columns:
             part["scored_at"] = self.submitted_at

@@ -164,3 +164,19 @@ def test_build_log_frame() -> None:
     ]
     assert frame["is_alert"].tolist() == [False, True]
     assert frame["feature:b"].tolist() == [2.0, 4.0]
+
+
+def test_submitted_features_are_logged_for_the_sampled_rows(tmp_path: Path) -> None:
+    root = str(tmp_path / "log")
+    frame = scored(2000, at="2026-01-01T10:00:00Z")
+    x = np.column_stack([np.arange(2000) * 2.0, np.arange(2000) * -1.0])
+    with PredictionLogWriter(root, sample_rate=0.3, max_bytes=10**8, seed=3) as writer:
+        writer.submit(frame, features=x, feature_names=["double", "negated"])
+        # a matrix that does not match its frame is a counted drop, not an exception
+        writer.submit(scored(10, at="2026-01-01T10:00:00Z"), features=x, feature_names=["a"])
+    logged = read_prediction_log(root)
+    assert writer.stats["written"] == len(logged) and 450 < len(logged) < 750
+    assert writer.stats["dropped"] == writer.stats["sampled"] - writer.stats["written"] > 0
+    row = logged["src_bytes"].to_numpy()  # the flow's position in the batch
+    np.testing.assert_array_equal(logged["feature:double"], row * 2.0)
+    np.testing.assert_array_equal(logged["feature:negated"], row * -1.0)
