@@ -63,6 +63,7 @@ class ServedModel:
     ref: ModelRef
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    monitor: Any = None  # nids.monitoring.rolling.RollingDriftMonitor (drift gauges)
 
     @property
     def version_label(self) -> str:
@@ -88,6 +89,13 @@ def build_served_model(loaded: Any) -> ServedModel:
     return ServedModel(
         loaded=loaded, scorer=scorer, context=scorer.features_step.new_state(), ref=ref
     )
+
+
+def _start_monitor(served: ServedModel, settings: Settings, metrics: ServiceMetrics) -> Any:
+    """The model's rolling drift monitor (None when disabled or without a profile)."""
+    from nids.monitoring.rolling import build_service_monitor
+
+    return build_service_monitor(served, settings, metrics.registry)
 
 
 def registry_version_probe(uri: str, settings: Settings) -> int | None:
@@ -126,6 +134,7 @@ class ModelHolder:
         uri = self.settings.model_uri
         try:
             served = build_served_model(self._loader(uri, self.settings))
+            served.monitor = _start_monitor(served, self.settings, self.metrics)
         except Exception as exc:  # any failure: keep what we have, count and report it
             self.last_error = str(exc) if isinstance(exc, NidsError) else type(exc).__name__
             self.metrics.model_loads.labels(kind, "failure").inc()
@@ -148,6 +157,8 @@ class ModelHolder:
                 served.ref.name, served.ref.version, served.ref.semver or ""
             ).set(1)
             self.metrics.model_loaded_at.set(served.loaded_at.timestamp())
+        if old is not None and old.monitor is not None:
+            old.monitor.close()  # its model no longer serves: its drift series go
         # Long-lived model objects leave the GC's young generations: fewer, shorter pauses.
         gc.collect()
         gc.freeze()
@@ -192,6 +203,9 @@ class ModelHolder:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        current = self.current
+        if current is not None and current.monitor is not None:
+            current.monitor.close()
 
     def uptime_s(self) -> float:
         """Seconds since the served model was loaded (0 when none)."""
