@@ -74,12 +74,15 @@ def score_results(
     start = time.perf_counter()
     # The online host state is shared by all requests: one update at a time.
     with served.lock:
-        pred = served.scorer.predict_frame(flows, state=served.context, explain=explain)
+        pred = served.scorer.predict(flows, state=served.context, explain=explain)
     elapsed = time.perf_counter() - start
-    scores = pred["score"].to_numpy(dtype=np.float64)
-    is_alert = pred["is_alert"].to_numpy(dtype=bool)
-    top = pred["top_features"].to_numpy(dtype=object)
-    ids = pred["community_id"].to_numpy(dtype=object)
+    scores, is_alert, top = pred.scores, pred.is_alert, pred.top_features
+    ids = np.full(len(flows), None, dtype=object)
+    if "community_id" in flows.columns:
+        known = flows["community_id"].notna().to_numpy()
+        ids[known] = flows["community_id"].to_numpy(dtype=object)[known]
+    if served.monitor is not None:  # drift gauges: queues the arrays, checked off-path
+        served.monitor.observe(pred.features, scores, is_alert)
     ref = served.ref
     version = ref.version
     m = ctx.metrics
@@ -96,7 +99,8 @@ def score_results(
         if ctx.allowlist or ctx.dispatcher is not None:
             suppressed = _emit_alerts(flows, alert_rows, scores, top, served, ctx, variant)
     if ctx.prediction_log is not None:
-        log_predictions(flows, pred, served, ctx, variant, elapsed)
+        predictions = {"score": scores, "is_alert": is_alert}
+        log_predictions(flows, predictions, served, ctx, variant, elapsed, pred.features)
     threshold = served.scorer.threshold
     results = [
         {
@@ -109,7 +113,7 @@ def score_results(
             "model_version": version,
             "model_semver": ref.semver,
             "variant": variant,
-            "top_features": orjson.loads(top[i]) if top[i] != "[]" else [],
+            "top_features": top[i],
         }
         for i in range(n)
     ]
@@ -120,7 +124,7 @@ def _emit_alerts(
     flows: pd.DataFrame,
     rows: np.ndarray,
     scores: np.ndarray,
-    top: np.ndarray,
+    top: list[list[dict[str, Any]]],
     served: ServedModel,
     ctx: ScoringContext,
     variant: str = VARIANT,
@@ -145,7 +149,7 @@ def _emit_alerts(
                 flow=flow,
                 score=float(scores[row]),
                 threshold=served.scorer.threshold,
-                top_features=orjson.loads(top[row]),
+                top_features=top[row],
                 model=served.ref,
                 variant=variant,
             )
@@ -158,13 +162,19 @@ def _emit_alerts(
 
 def log_predictions(
     flows: pd.DataFrame,
-    pred: pd.DataFrame,
+    pred: Any,
     served: ServedModel,
     ctx: ScoringContext,
     variant: str = VARIANT,
     elapsed_s: float | None = None,
+    features: np.ndarray | None = None,
 ) -> None:
-    """Hand the scored rows to the prediction log (never fails the caller)."""
+    """Hand the scored rows to the prediction log (never fails the caller).
+
+    ``pred`` maps ``score``/``is_alert`` to per-flow arrays (e.g. ``predict_frame``'s
+    output); ``features``, the batch's engineered-feature matrix, is logged as
+    ``feature:<name>`` columns (selected for the sampled rows by the writer thread).
+    """
     from nids.monitoring.prediction_log import build_log_frame
 
     try:
@@ -177,6 +187,10 @@ def log_predictions(
         )
         if elapsed_s is not None:  # the batch's scoring time, per flow row (A/B latency)
             frame["latency_ms"] = elapsed_s * 1000.0
-        ctx.prediction_log.submit(frame)
+        if features is None:
+            ctx.prediction_log.submit(frame)
+        else:
+            names = served.scorer.feature_names
+            ctx.prediction_log.submit(frame, features=features, feature_names=names)
     except Exception:  # the log must never fail a request
         log.exception("prediction log: could not build the log frame")
