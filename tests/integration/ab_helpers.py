@@ -23,11 +23,18 @@ class FailingScorer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._scorer, name)
 
-    def predict_frame(self, *args: Any, **kwargs: Any) -> Any:
+    def _call(self) -> None:
         if self._left <= 0:
             raise RuntimeError("candidate model crashed")
         self._left -= 1
+
+    def predict_frame(self, *args: Any, **kwargs: Any) -> Any:
+        self._call()
         return self._scorer.predict_frame(*args, **kwargs)
+
+    def predict(self, *args: Any, **kwargs: Any) -> Any:
+        self._call()
+        return self._scorer.predict(*args, **kwargs)
 
 
 def loader_for(pipeline: Any, thresholds: dict[str, float], failing: dict[str, int]) -> Any:
