@@ -5,6 +5,8 @@ The serving app includes the router: ``app.include_router(feedback_router(store)
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from nids.monitoring.feedback import FeedbackStore
+
+log = logging.getLogger("nids.serving")
 
 
 class FeedbackRecorded(BaseModel):
@@ -43,7 +47,7 @@ class FeedbackSummaryOut(BaseModel):
 def feedback_router(
     store: FeedbackStore, *, registry: CollectorRegistry | None = None
 ) -> APIRouter:
-    """Routes for analyst feedback backed by ``store``; counts verdicts in Prometheus."""
+    """Routes for analyst feedback backed by ``store``; verdict metrics in Prometheus."""
     from prometheus_client import REGISTRY, Counter
 
     verdicts = Counter(
@@ -52,6 +56,7 @@ def feedback_router(
         ["verdict", "model_version"],
         registry=registry or REGISTRY,
     )
+    (registry or REGISTRY).register(FeedbackGauges(store))
     router = APIRouter(tags=["feedback"])
 
     @router.post(
@@ -91,3 +96,50 @@ def feedback_router(
             ) from exc
 
     return router
+
+
+class FeedbackGauges:
+    """Live feedback figures per model version, read from the durable store at scrape.
+
+    ``nids_feedback_reviewed{model_name,model_version,verdict}`` and
+    ``nids_feedback_precision{model_name,model_version}`` (TP / reviewed) count every verdict
+    stored (API, imports, other replicas), not only this process's. With
+    ``nids_alerts_total`` and ``nids_flows_scored_total`` they give the false-positive
+    rate and alerts per day in PromQL. A failing database leaves them out of the
+    scrape (logged), never fails /metrics.
+    """
+
+    def __init__(self, store: FeedbackStore) -> None:
+        self.store = store
+
+    def describe(self) -> list[Any]:
+        """No metadata up front (registering must not query the database)."""
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        """One summary query per scrape."""
+        from prometheus_client.core import GaugeMetricFamily
+
+        try:
+            rows = self.store.summary()
+        except Exception as exc:
+            log.warning("feedback metrics unavailable: %s", exc)
+            return
+        reviewed = GaugeMetricFamily(
+            "nids_feedback_reviewed",
+            "Alerts with an analyst verdict (stored), by model version and verdict.",
+            labels=["model_name", "model_version", "verdict"],
+        )
+        precision = GaugeMetricFamily(
+            "nids_feedback_precision",
+            "Share of reviewed alerts confirmed as attacks, by model version.",
+            labels=["model_name", "model_version"],
+        )
+        for row in rows:
+            model = [row.model_name or "unknown", row.model_version or "unknown"]
+            for verdict in ("true_positive", "false_positive", "benign_interesting"):
+                reviewed.add_metric([*model, verdict], float(getattr(row, verdict)))
+            if row.precision is not None:
+                precision.add_metric(model, row.precision)
+        yield reviewed
+        yield precision

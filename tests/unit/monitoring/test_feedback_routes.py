@@ -66,3 +66,28 @@ def test_feedback_api(workdir: Path) -> None:
     )
     assert value == 1.0
     store.close()
+
+
+def test_feedback_gauges_read_the_store_at_scrape(workdir: Path) -> None:
+    from prometheus_client import generate_latest
+
+    store = FeedbackStore("sqlite:///fb.db")
+    registry = CollectorRegistry()
+    feedback_router(store, registry=registry)
+    model = {"model_name": "nids-isoforest", "model_version": "3"}
+    assert registry.get_sample_value("nids_feedback_precision", model) is None  # none stored
+    # verdicts recorded elsewhere (an import, another replica) count as well
+    store.record_many(
+        {"alert_id": f"a{i}", "verdict": v, "model_name": "nids-isoforest", "model_version": "3"}
+        for i, v in enumerate(["true_positive"] * 3 + ["false_positive", "benign_interesting"])
+    )
+    assert registry.get_sample_value("nids_feedback_precision", model) == 0.6
+    reviewed = {**model, "verdict": "false_positive"}
+    assert registry.get_sample_value("nids_feedback_reviewed", reviewed) == 1.0
+    # a database that fails leaves the gauges out; the scrape itself still works
+    store.engine.dispose()
+    (workdir / "fb.db").unlink()
+    (workdir / "fb.db").mkdir()  # no longer openable as a database
+    text = generate_latest(registry)
+    assert b"nids_feedback_verdicts_total" in text and b"nids_feedback_precision" not in text
+    store.close()
