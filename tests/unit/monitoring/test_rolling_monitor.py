@@ -165,3 +165,51 @@ def test_service_monitor_from_settings() -> None:
     off = settings.model_copy(update={"drift_monitor_interval_s": 0})
     assert build_service_monitor(_served(profile), off, registry) is None
     assert build_service_monitor(_served(None), settings, registry) is None
+
+
+def test_the_holder_swaps_the_monitor_with_the_model() -> None:
+    """Each loaded version gets its monitor; a reload closes the old one and its series."""
+    from nids.data.generator import generate_flows
+    from nids.model.pipeline import build_pipeline
+    from nids.model.pyfunc import NidsModel
+    from nids.model.scorer import Scorer
+    from nids.monitoring.reference import build_reference_profile
+    from nids.registry import LoadedModel
+    from nids.serving.holder import ModelHolder
+    from nids.serving.metrics import ServiceMetrics
+
+    flows = generate_flows(1500, days=1, attack_share=0.02, seed=4)
+    pipeline = build_pipeline(Settings(n_estimators=10, max_samples=64, seed=0))
+    pipeline.fit(flows)
+    scorer = Scorer(pipeline, 0.6)
+    x = scorer.features(flows)
+    scores = scorer.score_features(x)
+    profile = build_reference_profile(flows, x, scorer.feature_names, scores, scores, seed=0)
+    alias = {"version": 1}
+
+    def load(uri: str, settings: Settings) -> LoadedModel:
+        model = NidsModel()
+        model.scorer = Scorer(pipeline, 0.6)
+        model.reference_profile = profile
+        return LoadedModel(None, model, uri, "nids-isoforest", alias["version"], None)
+
+    metrics = ServiceMetrics.create()
+    settings = Settings(reload_interval_s=0, drift_monitor_interval_s=3600)
+    holder = ModelHolder(settings, metrics, loader=load, probe=lambda u, s: alias["version"])
+    assert holder.load()
+    first = holder.current
+    assert first is not None and first.monitor is not None
+    assert first.monitor.model == "nids-isoforest/1"
+    first.monitor.observe(x[:600], scores[:600], scores[:600] > 0.6)
+    assert first.monitor.evaluate() is not None
+    labels = {"model": "nids-isoforest/1"}
+    assert metrics.registry.get_sample_value("nids_drift_window_flows", labels) == 600
+    alias["version"] = 2
+    assert holder.check_for_update()
+    second = holder.current
+    assert second is not None and second.monitor is not None and second.monitor is not first.monitor
+    assert second.monitor.model == "nids-isoforest/2"
+    assert first.monitor._thread is not None and not first.monitor._thread.is_alive()
+    assert metrics.registry.get_sample_value("nids_drift_window_flows", labels) is None
+    holder.stop()
+    assert second.monitor._thread is not None and not second.monitor._thread.is_alive()
