@@ -184,3 +184,41 @@ def test_concurrent_large_batches_from_threads(
         results = list(pool.map(lambda _: forest.score_samples(X), range(8)))
     for got in results:
         np.testing.assert_array_equal(got, expected)
+
+
+def test_scores_bit_identical_on_edge_values(
+    fitted: tuple[IsolationForest, CompiledForest],
+) -> None:
+    """The integer-key comparison decides like sklearn's float compare on every value
+    class: signed zeros, infinities, subnormals and each threshold's float32 neighbours."""
+    est, forest = fitted
+    internal = forest.left != -1
+    feats, thr = forest.feature[internal], forest.threshold[internal]
+    t32 = thr.astype(np.float32)
+    specials = np.array(
+        [0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45, np.finfo(np.float32).max], dtype=np.float32
+    )
+    candidates = np.concatenate(
+        [t32, np.nextafter(t32, np.float32(np.inf)), np.nextafter(t32, np.float32(-np.inf))]
+    )
+    rng = np.random.default_rng(17)
+    X = _train(seed=6, n=2_000).astype(np.float32)
+    special = rng.random(X.shape) < 0.2
+    X[special] = rng.choice(specials, size=int(special.sum()))
+    cells = rng.integers(0, len(X), size=3 * len(feats))
+    X[cells, np.tile(feats, 3)] = candidates
+    X[:, 0] = np.where(np.arange(len(X)) % 2 == 0, np.float32(-0.0), X[:, 0])
+    np.testing.assert_array_equal(forest.score_samples(X), est.score_samples(X))
+
+
+def test_float_keys_order_like_floats() -> None:
+    rng = np.random.default_rng(3)
+    values = np.concatenate(
+        [
+            rng.normal(size=500).astype(np.float32) * np.float32(1e30) ** rng.random(500),
+            np.array([0.0, np.inf, -np.inf, 1e-45, -1e-45, 1.0, -1.0], dtype=np.float32),
+        ]
+    ).astype(np.float32)
+    keys = fastforest.float_keys(values)
+    assert keys.dtype == np.int32
+    np.testing.assert_array_equal(keys[:, None] > keys[None, :], values[:, None] > values[None, :])
