@@ -11,8 +11,10 @@ with ``node = 2*node + 1 + (x[f] > t)``, no branches. Thresholds become the larg
 float32 not above sklearn's float64 threshold, which gives exactly the same decisions
 for float32 inputs; both sides are compared as order-preserving int32 keys so a node
 (feature, threshold) is one 8-byte load. Within a block of rows (cache-resident) each
-tree is walked by eight rows side by side, eight independent load chains. Rows with NaN (and very deep trees) use the plain node walk, which
-follows sklearn's ``missing_go_to_left``.
+tree is walked by eight rows side by side, eight independent load chains. The float32
+cast happens per block inside the kernel, so the transformer's feature-major float64
+matrix is read in place. Rows with NaN (rescored after the fact) and very deep trees
+use the plain node walk, which follows sklearn's ``missing_go_to_left``.
 
 Attributions are path-based: every split on feature ``f`` that a sample passes is
 credited ``log(n_parent / n_child)`` (how much of the training sample that split
@@ -100,22 +102,32 @@ def _descend(node: int, x: np.ndarray, nodes: np.ndarray) -> int:
 
 @njit(cache=True, nogil=True)
 def _perfect_block(
-    bits: np.ndarray,
+    rows: np.ndarray,
     start: int,
     stop: int,
     out: np.ndarray,
+    has_nan: np.ndarray,
     depth: int,
     nodes: np.ndarray,
     leaf: np.ndarray,
 ) -> None:
     n_internal = nodes.shape[1]
     m = stop - start
-    # float32 bit patterns -> int32 keys ordered like the floats (block stays in L1).
-    keys = np.empty((m, bits.shape[1]), dtype=np.int32)
+    # Rows (float64 or float32, any layout: the transformer's matrix is feature-major)
+    # -> float32 as sklearn casts -> int32 keys ordered like the floats. The block's
+    # keys stay in L1 while every tree walks them.
+    values = np.empty((m, rows.shape[1]), dtype=np.float32)
     for j in range(m):
         out[start + j] = 0.0
-        for f in range(bits.shape[1]):
-            b = bits[start + j, f]
+    for f in range(rows.shape[1]):
+        for j in range(m):
+            values[j, f] = rows[start + j, f]
+    keys = values.view(np.int32)
+    for j in range(m):
+        for f in range(rows.shape[1]):
+            if math.isnan(values[j, f]):
+                has_nan[start + j] = True  # rescored by the node walk afterwards
+            b = keys[j, f]
             keys[j, f] = b ^ ((b >> 31) & 0x7FFFFFFF)
     for t in range(nodes.shape[0]):
         nt = nodes[t]
@@ -157,24 +169,25 @@ def _perfect_block(
 
 @njit(cache=True, nogil=True, parallel=True)
 def _perfect_sums(
-    bits: np.ndarray,
+    rows: np.ndarray,
     parallel_blocks: bool,
     depth: int,
     nodes: np.ndarray,
     leaf: np.ndarray,
-) -> np.ndarray:
-    n = bits.shape[0]
+) -> tuple[np.ndarray, np.ndarray]:
+    n = rows.shape[0]
     out = np.empty(n, dtype=np.float64)
+    has_nan = np.zeros(n, dtype=np.bool_)
     n_blocks = (n + _BLOCK_ROWS - 1) // _BLOCK_ROWS
     if parallel_blocks:
         for b in prange(n_blocks):
             stop = min(n, (b + 1) * _BLOCK_ROWS)
-            _perfect_block(bits, b * _BLOCK_ROWS, stop, out, depth, nodes, leaf)
+            _perfect_block(rows, b * _BLOCK_ROWS, stop, out, has_nan, depth, nodes, leaf)
     else:
         for b in range(n_blocks):
             stop = min(n, (b + 1) * _BLOCK_ROWS)
-            _perfect_block(bits, b * _BLOCK_ROWS, stop, out, depth, nodes, leaf)
-    return out
+            _perfect_block(rows, b * _BLOCK_ROWS, stop, out, has_nan, depth, nodes, leaf)
+    return out, has_nan
 
 
 def float_keys(values: np.ndarray) -> np.ndarray:
@@ -387,27 +400,39 @@ class CompiledForest:
     def _prepare(self, rows: Any) -> np.ndarray:
         # sklearn validates to float32 before its trees compare; do exactly the same.
         arr = np.ascontiguousarray(np.asarray(rows, dtype=np.float32))
+        self._check_shape(arr)
+        return arr
+
+    def _check_shape(self, arr: np.ndarray) -> None:
         if arr.ndim != 2 or arr.shape[1] != self.n_features:
             raise ValueError(
                 f"expected a 2-D array with {self.n_features} features, got shape {arr.shape}"
             )
-        return arr
 
     def path_length_sums(self, rows: Any) -> np.ndarray:
         """Sum over trees of each row's path length (sklearn's ``depths``)."""
-        arr = self._prepare(rows)
-        if self._perfect is not None and not np.isnan(arr).any():
-            depth, nodes, leaf = self._perfect
-            bits = arr.view(np.int32)
-            # numba's default (workqueue) threading layer must not be entered by two
-            # threads at once (a service scores while a reload warms up): one parallel
-            # launch at a time, everyone else takes the serial kernel.
-            if arr.shape[0] >= PARALLEL_MIN_ROWS and _PARALLEL_LOCK.acquire(blocking=False):
-                try:
-                    return _perfect_sums(bits, True, depth, nodes, leaf)
-                finally:
-                    _PARALLEL_LOCK.release()
-            return _perfect_sums(bits, False, depth, nodes, leaf)
+        if self._perfect is None:
+            return self._walk(self._prepare(rows))
+        arr = np.asarray(rows)
+        if arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float32)
+        self._check_shape(arr)
+        depth, nodes, leaf = self._perfect
+        # numba's default (workqueue) threading layer must not be entered by two
+        # threads at once (a service scores while a reload warms up): one parallel
+        # launch at a time, everyone else takes the serial kernel.
+        if arr.shape[0] >= PARALLEL_MIN_ROWS and _PARALLEL_LOCK.acquire(blocking=False):
+            try:
+                out, has_nan = _perfect_sums(arr, True, depth, nodes, leaf)
+            finally:
+                _PARALLEL_LOCK.release()
+        else:
+            out, has_nan = _perfect_sums(arr, False, depth, nodes, leaf)
+        if has_nan.any():
+            out[has_nan] = self._walk(self._prepare(arr[has_nan]))
+        return out
+
+    def _walk(self, arr: np.ndarray) -> np.ndarray:
         return _path_sums(
             arr,
             self.roots,

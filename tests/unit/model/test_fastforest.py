@@ -222,3 +222,18 @@ def test_float_keys_order_like_floats() -> None:
     keys = fastforest.float_keys(values)
     assert keys.dtype == np.int32
     np.testing.assert_array_equal(keys[:, None] > keys[None, :], values[:, None] > values[None, :])
+
+
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_any_layout_and_nan_rows_within_a_batch(
+    fitted: tuple[IsolationForest, CompiledForest], layout: str
+) -> None:
+    """Feature-major float64 (the transformer's output) scores like a C float32 copy;
+    only rows with NaN take the node walk, the others keep the fast path's result."""
+    est, forest = fitted
+    X = np.asarray(_train(seed=31, n=3_000), order=layout)
+    X[5, 1] = np.nan
+    X[2_500, 3] = np.nan
+    got = forest.score_samples(X)
+    np.testing.assert_array_equal(got, est.score_samples(X))
+    np.testing.assert_array_equal(got, forest.score_samples(np.ascontiguousarray(X, np.float32)))
