@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -175,3 +177,74 @@ def test_infer_home_networks_picks_fewest_blocks_covering_traffic() -> None:
     assert infer_home_networks(src, dst, coverage=0.5) == ["10.1.0.0/16"]
     assert infer_home_networks(src, dst, coverage=0.9) == ["10.1.0.0/16", "172.20.0.0/16"]
     assert infer_home_networks(src[:0], dst[:0]) == []
+
+
+def _reference_window(
+    ts: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    port: np.ndarray,
+    flags: np.ndarray,
+    b_out: np.ndarray,
+    b_in: np.ndarray,
+    *,
+    ring: int,
+    window: float,
+) -> np.ndarray:
+    """The ring-window features (columns 0-6) written out plainly, per flow in order."""
+    history: dict[int, list[int]] = {}
+    late: set[int] = set()
+    out = np.zeros((len(ts), 7))
+    for i in range(len(ts)):
+        seen = history.setdefault(int(src[i]), [])
+        if seen and ts[i] < ts[seen[-1]]:
+            late.add(int(src[i]))
+        seen.append(i)
+        count = failed = dns = 0
+        ports: set[int] = set()
+        hosts: set[int] = set()
+        sum_out = sum_in = 0.0
+        for j in reversed(seen[-ring:]):  # newest first
+            if ts[i] - ts[j] > window:
+                if int(src[i]) in late:
+                    continue
+                break
+            count += 1
+            failed += int(flags[j] & 1)
+            dns += int(flags[j] >> 1)
+            sum_out += float(np.float32(b_out[j]))
+            sum_in += float(np.float32(b_in[j]))
+            ports.add(int(port[j]))
+            hosts.add(int(dst[j]))
+        out[i] = [
+            math.log1p(count),
+            math.log1p(len(ports)),
+            math.log1p(len(hosts)),
+            failed / count,
+            math.log1p(sum_out),
+            math.log1p(sum_out) - math.log1p(sum_in),
+            math.log1p(dns),
+        ]
+    return out
+
+
+def test_ring_window_equals_a_plain_reference() -> None:
+    """The kernel's ring walk (wrap-around, late flows, window cut) is exactly the
+    plain definition: identical floats, not just close."""
+    rng = np.random.default_rng(5)
+    n = 4_000
+    ts = np.sort(rng.uniform(0, 600, n))
+    late = rng.random(n) < 0.05
+    ts[late] -= rng.uniform(0, 90, late.sum())  # some flows arrive out of order
+    src = rng.integers(1, 12, n).astype(np.uint64)  # few hosts: rings wrap many times
+    dst = rng.integers(1, 40, n).astype(np.uint64)
+    port = rng.integers(1, 30, n)
+    failed = rng.random(n) < 0.3
+    dns = rng.random(n) < 0.2
+    b_out = rng.exponential(1e4, n)
+    b_in = rng.exponential(1e4, n)
+    state = HostContextState(ring_size=16, window_s=60.0)
+    got = state.update(ts, src, dst, port, failed, dns, b_out, b_in)
+    flags = failed.astype(np.uint8) | (dns.astype(np.uint8) << 1)
+    expected = _reference_window(ts, src, dst, port, flags, b_out, b_in, ring=16, window=60.0)
+    np.testing.assert_array_equal(got[:, :7], expected)
