@@ -160,3 +160,11 @@ def test_drift_gauges_flip_and_log_records_carry_features(
         _post(url, later)  # asserts 200 for every batch
     stats = app.state.ctx.prediction_log.stats
     assert stats["submitted"] == stats["dropped"] == len(later) and stats["written"] == 0
+
+    # the profile is one of the model's artefacts under its SHA-256 manifest
+    from nids.errors import ModelIntegrityError
+
+    profile_file = next(Path(settings.artifact_root).rglob("reference_profile.json"))
+    profile_file.write_text(profile_file.read_text().replace('"n_rows": ', '"n_rows": 1'))
+    with pytest.raises(ModelIntegrityError, match=r"reference_profile\.json"):
+        load_model(settings.model_uri, settings)
