@@ -37,22 +37,35 @@ class FailingScorer:
         return self._scorer.predict(*args, **kwargs)
 
 
-def loader_for(pipeline: Any, thresholds: dict[str, float], failing: dict[str, int]) -> Any:
-    """A model loader: URI ``models:/m/<v>`` -> a NidsModel with that threshold."""
-    from nids.model.pyfunc import NidsModel
-    from nids.model.scorer import Scorer
-    from nids.registry import LoadedModel
+class ModelsByUri:
+    """A model loader: URI ``models:/m/<v>`` -> a NidsModel with that threshold.
 
-    def load(uri: str, settings: Settings) -> Any:
+    A picklable object (not a closure): the shadow process is spawned and loads its
+    model through the same loader as the service.
+    """
+
+    def __init__(self, pipeline: Any, thresholds: dict[str, float], failing: dict[str, int]):
+        self.pipeline = pipeline
+        self.thresholds = thresholds
+        self.failing = failing
+
+    def __call__(self, uri: str, settings: Settings) -> Any:
+        from nids.model.pyfunc import NidsModel
+        from nids.model.scorer import Scorer
+        from nids.registry import LoadedModel
+
         model = NidsModel()
-        scorer: Any = Scorer(pipeline, thresholds[uri])
-        if uri in failing:
-            scorer = FailingScorer(scorer, failing[uri])
+        scorer: Any = Scorer(self.pipeline, self.thresholds[uri])
+        if uri in self.failing:
+            scorer = FailingScorer(scorer, self.failing[uri])
         model.scorer = scorer
         version = int(uri.rsplit("/", 1)[-1])
         return LoadedModel(None, model, uri, "nids-isoforest", version, f"1.{version}.0")
 
-    return load
+
+def loader_for(pipeline: Any, thresholds: dict[str, float], failing: dict[str, int]) -> Any:
+    """A picklable model loader keyed by URI (see :class:`ModelsByUri`)."""
+    return ModelsByUri(pipeline, thresholds, failing)
 
 
 def write_experiment(path: Path, doc: dict[str, Any]) -> Path:

@@ -136,7 +136,11 @@ def test_shadow_scores_everything_and_raises_no_alerts(experiment_run: dict[str,
     assert len(alerts) == experiment_run["alerts"] > 0
     assert {a["nids"]["variant"] for a in alerts} <= {"control", "candidate"}
     status = experiment_run["status"]
-    assert status["shadow"] == {"scored": 100_000, "dropped": 0}
+    shadow = status["shadow"]
+    assert (shadow["scored"], shadow["dropped"], shadow["failed"]) == (100_000, 0, 0)
+    assert (shadow["queued_flows"], shadow["restarts"], shadow["alive"]) == (0, 0, True)
+    role = {v["name"]: v for v in status["variants"]}["shadow"]
+    assert (role["role"], role["model_version"], role["routed"]) == ("shadow", "3", False)
     metrics = experiment_run["metrics"]
     assert 'nids_flows_scored_total{model_version="3",variant="shadow"} 100000.0' in metrics
     assert 'nids_alerts_total{model_version="3"' not in metrics

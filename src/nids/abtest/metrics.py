@@ -17,6 +17,7 @@ class ABMetrics:
     routed: Any
     cutoffs: Any
     shadow: Any
+    shadow_restarts: Any
 
     @classmethod
     def create(cls, registry: Any) -> ABMetrics:
@@ -51,8 +52,15 @@ class ABMetrics:
             ),
             shadow=Counter(
                 "nids_ab_shadow_flows",
-                "Shadow flows by outcome (scored, dropped: queue full or failed).",
+                "Shadow flows by outcome (scored; dropped: queue full, no model or lost in a "
+                "crash; failed: scoring raised).",
                 ["experiment", "variant", "outcome"],
+                registry=registry,
+            ),
+            shadow_restarts=Counter(
+                "nids_ab_shadow_restarts",
+                "Shadow process restarts after it died.",
+                ["experiment"],
                 registry=registry,
             ),
         )

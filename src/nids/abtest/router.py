@@ -30,6 +30,7 @@ from nids.abtest.shadow import ShadowScorer, ShadowTarget
 from nids.errors import ServiceUnavailableError
 
 log = logging.getLogger("nids.abtest")
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 
 @dataclass
@@ -55,42 +56,30 @@ class ExperimentRouter:
         holders: Mapping[str, Any],
         *,
         metrics: Any,
-        scoring_context: Any = None,
-        seed: int | None = None,
+        shadow: ShadowScorer | None = None,
     ) -> None:
         self.config = config
         self.metrics = metrics
         self.ab = ABMetrics.create(metrics.registry)
         self.control = config.control.name
-        self.variants = {
+        self.variants = {  # routed only: shadows live in the shadow process
             v.name: VariantRuntime(
                 v.name,
                 holders[v.name],
                 guard=None if v.name == self.control else GuardrailWindow(config.guardrails),
             )
-            for v in config.variants
+            for v in config.routed
         }
         self.weights = config.weights()
         self.events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._in_flight = 0
-        self.shadow: ShadowScorer | None = None
-        if config.shadows:
-            self.shadow = ShadowScorer(
-                config.name,
-                [ShadowTarget(v.name, v.sample, holders[v.name]) for v in config.shadows],
-                service_metrics=metrics,
-                ab_metrics=self.ab,
-                scoring_context=scoring_context,
-                is_busy=lambda: self._in_flight > 0,
-                seed=seed,
-            )
+        self.shadow = shadow
         for v in config.routed:
             self.ab.routed.labels(config.name, v.name).set(1)
 
     # --- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
-        """Load every variant's model (control first) and start hot reload and shadows."""
+        """Load every routed variant's model (control first), start hot reload and shadows."""
         started = set()
         for name in [self.control, *(n for n in self.variants if n != self.control)]:
             holder = self.variants[name].holder
@@ -136,33 +125,35 @@ class ExperimentRouter:
         *,
         headers: Mapping[str, str] | None = None,
         explain: str = "alerts",
+        body: bytes | None = None,
+        content_type: str | None = None,
     ) -> bytes:
-        """Score a request's flows across variants; the JSON response body."""
+        """Score a request's flows across variants; the JSON response body.
+
+        ``body``/``content_type``: the request as received, handed to the shadows as
+        is (without them the flows are serialised to Arrow IPC for the shadows).
+        """
         from nids.serving.scoring import response_body, score_results
 
         control = self.variants[self.control].holder.current
         if control is None:
             raise ServiceUnavailableError("no verified control model loaded yet")
-        with self._lock:
-            self._in_flight += 1
-        try:
-            names = self.assign(flows, headers)
-            results: list[Any] = [None] * len(flows)
-            n_alerts = 0
-            counts: dict[str, int] = {}
-            for name in dict.fromkeys(names.tolist()):
-                rows = np.flatnonzero(names == name)
-                part = flows.iloc[rows] if rows.size < len(flows) else flows
-                got, alerts, used = self._score_variant(name, part, ctx, explain, score_results)
-                for row, result in zip(rows, got, strict=True):
-                    results[row] = result
-                n_alerts += alerts
-                counts[used] = counts.get(used, 0) + int(rows.size)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
+        names = self.assign(flows, headers)
+        results: list[Any] = [None] * len(flows)
+        n_alerts = 0
+        counts: dict[str, int] = {}
+        for name in dict.fromkeys(names.tolist()):
+            rows = np.flatnonzero(names == name)
+            part = flows.iloc[rows] if rows.size < len(flows) else flows
+            got, alerts, used = self._score_variant(name, part, ctx, explain, score_results)
+            for row, result in zip(rows, got, strict=True):
+                results[row] = result
+            n_alerts += alerts
+            counts[used] = counts.get(used, 0) + int(rows.size)
         if self.shadow is not None:
-            self.shadow.submit(flows)
+            if body is None:
+                body, content_type = arrow_body(flows), ARROW_STREAM
+            self.shadow.submit(body, content_type, len(flows))
         experiment = {"name": self.config.name, "variants": counts}
         return response_body(control.ref, results, n_alerts, experiment=experiment)
 
@@ -223,25 +214,26 @@ class ExperimentRouter:
         """What ``GET /v1/experiment`` answers: variants, weights, state, events."""
         variants = []
         for v in self.config.variants:
+            if v.shadow:
+                variants.append(self._shadow_status(v))
+                continue
             runtime = self.variants[v.name]
             served = runtime.holder.current
             variants.append(
                 {
                     "name": v.name,
-                    "role": "control"
-                    if v.name == self.control
-                    else ("shadow" if v.shadow else "candidate"),
+                    "role": "control" if v.name == self.control else "candidate",
                     "model_uri": v.model_uri,
                     "model_version": served.ref.version if served is not None else None,
                     "weight": self.weights.get(v.name, 0.0),
-                    "routed": (not v.shadow) and runtime.cut is None and served is not None,
+                    "routed": runtime.cut is None and served is not None,
                     "cut_off": None
                     if runtime.cut is None
                     else {"rule": runtime.cut.rule, "detail": runtime.cut.detail},
                     "errors": runtime.errors,
                 }
             )
-        shadow = dict(self.shadow.stats) if self.shadow is not None else None
+        shadow = self.shadow.snapshot() if self.shadow is not None else None
         return {
             "name": self.config.name,
             "assign_by": self.config.assign_by,
@@ -249,6 +241,31 @@ class ExperimentRouter:
             "shadow": shadow,
             "events": list(self.events),
         }
+
+    def _shadow_status(self, v: Any) -> dict[str, Any]:
+        shadow = self.shadow
+        return {
+            "name": v.name,
+            "role": "shadow",
+            "model_uri": v.model_uri,
+            "model_version": shadow.versions.get(v.name) if shadow is not None else None,
+            "weight": 0.0,
+            "routed": False,
+            "cut_off": None,
+            "errors": 0,
+            "load_error": shadow.errors.get(v.name) if shadow is not None else None,
+        }
+
+
+def arrow_body(flows: pd.DataFrame) -> bytes:
+    """``flows`` as an Arrow IPC stream (for callers without the request body)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(flows, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
 
 
 def build_router(
@@ -259,14 +276,13 @@ def build_router(
     metrics: Any,
     loader: Any,
     probe: Any,
-    scoring_context: Any = None,
 ) -> ExperimentRouter:
     """A router whose variants share ``main_holder`` where the URI is the service's own."""
     from nids.serving.holder import ModelHolder
 
     holders: dict[str, Any] = {}
     by_uri: dict[str, Any] = {settings.model_uri: main_holder}
-    for v in config.variants:
+    for v in config.routed:
         if v.model_uri not in by_uri:
             by_uri[v.model_uri] = ModelHolder(
                 settings.model_copy(update={"model_uri": v.model_uri}),
@@ -275,6 +291,34 @@ def build_router(
                 probe=probe,
             )
         holders[v.name] = by_uri[v.model_uri]
-    return ExperimentRouter(
-        config, holders, metrics=metrics, scoring_context=scoring_context, seed=settings.seed
-    )
+    router = ExperimentRouter(config, holders, metrics=metrics)
+    if config.shadows:
+        router.shadow = ShadowScorer(
+            config.name,
+            [
+                ShadowTarget(
+                    v.name, v.sample, settings.model_copy(update={"model_uri": v.model_uri})
+                )
+                for v in config.shadows
+            ],
+            service_metrics=metrics,
+            ab_metrics=router.ab,
+            loader=loader,
+            probe=probe,
+            prediction_log=_prediction_log_args(settings),
+            max_flows=settings.max_flows_per_request,
+            seed=settings.seed,
+        )
+    return router
+
+
+def _prediction_log_args(settings: Any) -> dict[str, Any] | None:
+    """The shadow process's own prediction-log writer: same root, sampling and cap."""
+    if not settings.prediction_log_dir:
+        return None
+    return {
+        "root": settings.prediction_log_dir,
+        "sample_rate": settings.prediction_log_sample_rate,
+        "max_bytes": settings.prediction_log_max_bytes,
+        "seed": None if settings.seed is None else settings.seed + 1,
+    }

@@ -1,39 +1,54 @@
-"""Shadow variants: score copies of live flows off the request path, never alert.
+"""Shadow variants: score copies of live flows in another process, never alert.
 
-The request thread only offers the batch to a bounded queue (``put_nowait``); a
-daemon thread scores it when no request is in flight (so the GIL it needs is not
-taken from a request), logs the predictions under the shadow's variant name and
-counts them. A full queue drops the batch, counted per shadow variant.
+The request path only hands the request body it already holds (bytes plus content
+type) to a bounded ``multiprocessing`` queue with ``put_nowait``: microseconds, no
+parsing or serialising in the service. A full queue drops the batch, counted. The
+queue's feeder thread pickles a ``bytes`` object (one copy) and writes it to a pipe
+with the GIL released. Everything else, parsing, scoring, the prediction log, runs
+in the shadow process (:mod:`nids.abtest.shadow_worker`, spawned, ``nice 19``),
+which reports its counters back; a monitor thread applies them to the service's
+Prometheus registry and restarts the process if it dies (counted, with backoff).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import pandas as pd
+from nids.abtest.shadow_worker import WorkerSpec
 
 log = logging.getLogger("nids.abtest")
-_STOP = object()
+OUTCOMES = ("scored", "dropped", "failed")
 
 
 @dataclass
 class ShadowTarget:
-    """One shadow variant: its name, share of flows scored and model holder."""
+    """One shadow variant: its name, share of flows scored and model settings."""
 
     name: str
     sample: float
-    holder: Any  # nids.serving.holder.ModelHolder
+    settings: Any  # nids.settings.Settings with the variant's model_uri
+
+
+@dataclass
+class _Generation:
+    """One shadow process with its queues and how many flows it was given/handled."""
+
+    process: Any
+    inbox: Any
+    reports: Any
+    submitted: int = 0
+    handled: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class ShadowScorer:
-    """Bounded queue + worker thread scoring shadow variants."""
+    """Bounded hand-off to the shadow process, its counters, its restarts."""
 
     def __init__(
         self,
@@ -42,8 +57,10 @@ class ShadowScorer:
         *,
         service_metrics: Any,
         ab_metrics: Any,
-        scoring_context: Any,
-        is_busy: Callable[[], bool],
+        loader: Any,
+        probe: Any,
+        prediction_log: dict[str, Any] | None = None,
+        max_flows: int = 1_000_000,
         queue_size: int = 64,
         seed: int | None = None,
     ) -> None:
@@ -51,104 +68,186 @@ class ShadowScorer:
         self.targets = targets
         self.metrics = service_metrics
         self.ab = ab_metrics
-        self.ctx = scoring_context  # nids.serving.scoring.ScoringContext (its prediction log)
-        self.is_busy = is_busy
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
-        self._rng = np.random.default_rng(seed)
-        self._thread: threading.Thread | None = None
-        self.stats = {"scored": 0, "dropped": 0}
+        self.queue_size = queue_size
+        self.spec = WorkerSpec(
+            experiment,
+            [(t.name, t.sample, t.settings) for t in targets],
+            loader,
+            probe,
+            prediction_log=prediction_log,
+            seed=seed,
+            max_flows=max_flows,
+        )
+        self.stats = dict.fromkeys(OUTCOMES, 0)
+        self.restarts = 0
+        self.versions: dict[str, str | None] = {t.name: None for t in targets}
+        self.errors: dict[str, str | None] = {t.name: None for t in targets}
+        self._gen: _Generation | None = None
+        self._closing = threading.Event()
+        self._monitor: threading.Thread | None = None
+        self._stats_lock = threading.Lock()
 
+    # --- lifecycle (service start/stop) -----------------------------------------------
     def start(self) -> None:
-        """Start the worker (idempotent)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="nids-ab-shadow", daemon=True)
-            self._thread.start()
-
-    def submit(self, flows: pd.DataFrame) -> None:
-        """Offer a scored request's flows; never blocks or raises."""
-        try:
-            self._queue.put_nowait(flows)
-        except queue.Full:
-            for target in self.targets:
-                self._count(target.name, "dropped", len(flows))
-
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until everything queued so far is scored (True) or ``timeout`` passes."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self._queue.unfinished_tasks
+        """Spawn the shadow process and its monitor (idempotent)."""
+        if self._monitor is not None:
+            return
+        self._gen = self._spawn()
+        self._monitor = threading.Thread(target=self._watch, name="nids-ab-shadow", daemon=True)
+        self._monitor.start()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the worker (queued batches not yet scored are dropped, counted)."""
-        if self._thread is None:
+        """Stop the process: it scores what is queued until ``timeout``, the rest is dropped."""
+        self._closing.set()
+        if self._monitor is not None:
+            self._monitor.join(timeout + 5)
+            self._monitor = None
+
+    # --- request path -----------------------------------------------------------------
+    def submit(self, body: bytes, content_type: str | None, n_flows: int) -> None:
+        """Offer a scored request's body; never blocks or raises."""
+        gen = self._gen
+        if gen is None or self._closing.is_set():
+            self._count_all("dropped", n_flows)
             return
-        while True:  # make room for the stop marker without blocking
-            try:
-                self._queue.put_nowait(_STOP)
+        try:
+            gen.inbox.put_nowait((body, content_type, n_flows))
+        except (queue.Full, ValueError, OSError):  # full, or closed by a restart
+            self._count_all("dropped", n_flows)
+            return
+        with gen.lock:
+            gen.submitted += n_flows
+
+    # --- observation ------------------------------------------------------------------
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every batch handed over so far is handled (True) or ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            gen = self._gen
+            if gen is None or gen.handled >= gen.submitted:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def wait_ready(self, timeout: float = 120.0) -> bool:
+        """Wait until the process has loaded every shadow model (True) or ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(v is not None for v in self.versions.values()):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters for ``GET /v1/experiment``."""
+        with self._stats_lock:
+            out: dict[str, Any] = dict(self.stats)
+        gen = self._gen
+        out["queued_flows"] = 0 if gen is None else max(0, gen.submitted - gen.handled)
+        out["restarts"] = self.restarts
+        out["alive"] = bool(gen is not None and gen.process.is_alive())
+        return out
+
+    # --- internals --------------------------------------------------------------------
+    def _spawn(self) -> _Generation:
+        import multiprocessing
+
+        from nids.abtest import shadow_worker
+
+        ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: own GIL, no forked locks
+        inbox = ctx.Queue(maxsize=self.queue_size)
+        reports = ctx.Queue()
+        process = ctx.Process(
+            target=shadow_worker.run,
+            args=(self.spec, inbox, reports),
+            name=f"nids-shadow-{self.experiment}",
+            daemon=True,
+        )
+        process.start()
+        return _Generation(process, inbox, reports)
+
+    def _watch(self) -> None:
+        backoff = 1.0
+        gen = self._gen
+        assert gen is not None
+        while not self._closing.is_set():
+            self._drain(gen, timeout=0.2)
+            if gen.process.is_alive():
+                continue
+            self._drain(gen, timeout=0)
+            self._lost(gen)
+            gen.inbox.cancel_join_thread()
+            gen.inbox.close()  # a late submit to it fails fast (counted as dropped)
+            self.restarts += 1
+            self.ab.shadow_restarts.labels(self.experiment).inc()
+            log.error(
+                "shadow process of %s exited (code %s); restarting in %.0f s",
+                self.experiment,
+                gen.process.exitcode,
+                backoff,
+            )
+            if self._closing.wait(backoff):
                 break
-            except queue.Full:
-                try:
-                    item = self._queue.get_nowait()
-                    self._queue.task_done()
-                    for target in self.targets:
-                        self._count(target.name, "dropped", len(item))
-                except queue.Empty:
-                    pass
-        self._thread.join(timeout)
-        self._thread = None
+            backoff = min(backoff * 2, 60.0)
+            gen = self._gen = self._spawn()
+        self._shutdown(gen)
+
+    def _shutdown(self, gen: _Generation, timeout: float = 10.0) -> None:
+        with contextlib.suppress(queue.Full, ValueError, OSError):
+            gen.inbox.put(None, timeout=timeout)  # stop marker after what is queued
+        deadline = time.monotonic() + timeout
+        while gen.process.is_alive() and time.monotonic() < deadline:
+            self._drain(gen, timeout=0.1)
+        if gen.process.is_alive():
+            gen.process.terminate()
+        gen.process.join(5)
+        self._drain(gen, timeout=0)
+        self._lost(gen)
+        gen.inbox.cancel_join_thread()  # never hang the service's exit on an unread pipe
+        gen.inbox.close()
+
+    def _drain(self, gen: _Generation, timeout: float) -> None:
+        """Apply every report waiting on the queue (the first wait up to ``timeout``)."""
+        wait = timeout
+        while True:
+            try:
+                report = gen.reports.get(timeout=wait) if wait > 0 else gen.reports.get_nowait()
+            except queue.Empty:
+                return
+            except Exception:  # a report cut short by a dying process
+                log.warning("shadow report unreadable", exc_info=True)
+                return
+            wait = 0
+            self._apply(report)
+            with gen.lock:
+                gen.handled += report["handled"]
+
+    def _apply(self, report: dict[str, Any]) -> None:
+        for name, got in report["variants"].items():
+            version = got["version"]
+            self.versions[name], self.errors[name] = version, got["error"]
+            for outcome in OUTCOMES:
+                if got[outcome]:
+                    self._count(name, outcome, got[outcome])
+            if got["scored"]:
+                self.metrics.flows_scored.labels(version, name).inc(got["scored"])
+            hist = self.ab.latency.labels(self.experiment, name)
+            for seconds in got["latency"]:
+                hist.observe(seconds)
+
+    def _lost(self, gen: _Generation) -> None:
+        """Flows a dead or stopped process never reported on: dropped."""
+        with gen.lock:
+            lost = gen.submitted - gen.handled
+            gen.handled = gen.submitted
+        if lost > 0:
+            self._count_all("dropped", lost)
+
+    def _count_all(self, outcome: str, n: int) -> None:
+        for target in self.targets:
+            self._count(target.name, outcome, n)
 
     def _count(self, variant: str, outcome: str, n: int) -> None:
-        self.stats[outcome] += n
+        with self._stats_lock:
+            self.stats[outcome] += n
         self.ab.shadow.labels(self.experiment, variant, outcome).inc(n)
-
-    def _run(self) -> None:
-        while True:
-            items = [self._queue.get()]
-            while self.is_busy():  # requests first: the shadow takes idle time only
-                time.sleep(0.0005)
-            # Coalesce what queued up meanwhile: one scoring call instead of many small ones.
-            while len(items) < 64 and items[-1] is not _STOP:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            frames = [i for i in items if i is not _STOP]
-            try:
-                if frames:
-                    batch = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-                    for target in self.targets:
-                        self._score(target, batch)
-            finally:
-                for _ in items:
-                    self._queue.task_done()
-            if len(frames) < len(items):
-                return
-
-    def _score(self, target: ShadowTarget, flows: pd.DataFrame) -> None:
-        served = target.holder.current
-        if served is None:
-            self._count(target.name, "dropped", len(flows))
-            return
-        if target.sample < 1:
-            keep = self._rng.random(len(flows)) < target.sample
-            flows = flows.loc[keep]
-            if flows.empty:
-                return
-        try:
-            start = time.perf_counter()
-            with served.lock:
-                pred = served.scorer.predict_frame(flows, state=served.context, explain="none")
-            elapsed = time.perf_counter() - start
-        except Exception:  # a broken shadow must not take the worker down
-            log.exception("shadow variant %s failed to score", target.name)
-            self._count(target.name, "dropped", len(flows))
-            return
-        version = served.ref.version
-        self.metrics.flows_scored.labels(version, target.name).inc(len(flows))
-        self.ab.latency.labels(self.experiment, target.name).observe(elapsed)
-        self._count(target.name, "scored", len(flows))
-        if self.ctx is not None and self.ctx.prediction_log is not None:
-            from nids.serving.scoring import log_predictions
-
-            log_predictions(flows, pred, served, self.ctx, target.name, elapsed)
