@@ -134,7 +134,14 @@ def create_app(
             raise ApiError(422, exc.message, row=exc.line, field=exc.field) from None
         router = app.state.ab_router
         if router is not None:  # A/B: each flow is scored by its variant
-            body = router.score(flows, ctx, headers=request.headers, explain=explain)
+            body = router.score(
+                flows,
+                ctx,
+                headers=request.headers,
+                explain=explain,
+                body=body,  # the shadows get the request as received
+                content_type=request.headers.get("content-type"),
+            )
             return Response(body, media_type="application/json")
         return Response(
             score_request(flows, served, ctx, explain=explain), media_type="application/json"
@@ -272,7 +279,6 @@ def _start_experiment(
         metrics=metrics,
         loader=loader or _default_loader,
         probe=probe or registry_version_probe,
-        scoring_context=ctx,
     )
     router.start()
     return router
