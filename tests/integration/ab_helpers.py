@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +45,29 @@ class ModelsByUri:
     model through the same loader as the service.
     """
 
-    def __init__(self, pipeline: Any, thresholds: dict[str, float], failing: dict[str, int]):
+    def __init__(
+        self,
+        pipeline: Any,
+        thresholds: dict[str, float],
+        failing: dict[str, int],
+        *,
+        aliases: AliasFile | None = None,
+        delay_s: float = 0.0,
+    ):
         self.pipeline = pipeline
         self.thresholds = thresholds
         self.failing = failing
+        self.aliases = aliases
+        self.delay_s = delay_s
 
     def __call__(self, uri: str, settings: Settings) -> Any:
         from nids.model.pyfunc import NidsModel
         from nids.model.scorer import Scorer
         from nids.registry import LoadedModel
 
+        time.sleep(self.delay_s)  # a slow registry
+        if "@" in uri and self.aliases is not None:
+            uri = f"{uri.split('@', maxsplit=1)[0]}/{self.aliases(uri, settings)}"
         model = NidsModel()
         scorer: Any = Scorer(self.pipeline, self.thresholds[uri])
         if uri in self.failing:
@@ -61,6 +75,20 @@ class ModelsByUri:
         model.scorer = scorer
         version = int(uri.rsplit("/", 1)[-1])
         return LoadedModel(None, model, uri, "nids-isoforest", version, f"1.{version}.0")
+
+
+class AliasFile:
+    """A version probe: every ``models:/m@alias`` names the version written in ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def set(self, version: int) -> None:
+        """Move the alias."""
+        self.path.write_text(str(version))
+
+    def __call__(self, uri: str, settings: Settings) -> int:
+        return int(self.path.read_text())
 
 
 def loader_for(pipeline: Any, thresholds: dict[str, float], failing: dict[str, int]) -> Any:
