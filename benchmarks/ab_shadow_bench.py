@@ -4,18 +4,25 @@ Run from the repo root: .venv/bin/python benchmarks/ab_shadow_bench.py
 
 Starts two services on 127.0.0.1, each in its own forked process (own GIL), with the
 same 80/20 experiment (models built in the parent, 100 trees): one without and one
-with a shadow variant scoring every flow. Requests of
-1, 100 and 1,000 JSON flows go to the two services alternately (so machine load hits
-both alike), one at a time, and the script prints p50/p99 latency per scenario, the
-p50 overhead of the shadow and the shadow's scored/dropped flow counts.
+with a shadow variant scoring every flow (in the shadow process it spawns, nice 19).
+Requests of 1, 100 and 1,000 JSON flows go to the two services alternately (so machine
+load hits both alike), one at a time, and the script prints p50/p99 latency per
+scenario, the p50 overhead of the shadow, the serving process's CPU time per request
+(from /proc, load-independent; the shadow process is not in it) and the shadow's
+counters. ``--handoff`` first measures the request path's share alone: the CPU time
+of ``ShadowScorer.submit`` (request thread) and of the whole handing-over process
+(feeder and monitor threads included) per batch.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -31,11 +38,64 @@ sys.path[:0] = [str(REPO / "tests" / "integration"), str(REPO / "tests")]  # tes
 SCENARIOS = [(1, 300), (100, 200), (1000, 60)]  # (flows per request, requests per service)
 
 
+def _cpu_s(pid: int) -> float:
+    """User+system CPU seconds of process ``pid`` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _handoff(pipeline: Any, records: list[dict[str, Any]], thresholds: dict[str, float]) -> None:
+    """CPU cost of handing request bodies to a running shadow process, per batch."""
+    import orjson
+    from ab_helpers import loader_for
+
+    from nids.abtest.metrics import ABMetrics
+    from nids.abtest.shadow import ShadowScorer, ShadowTarget
+    from nids.serving.metrics import ServiceMetrics
+    from nids.settings import Settings
+
+    metrics = ServiceMetrics.create()
+    target = ShadowTarget("shadow", 1.0, Settings(model_uri="models:/m/3", reload_interval_s=0))
+    shadow = ShadowScorer(
+        "bench", [target], service_metrics=metrics, ab_metrics=ABMetrics.create(metrics.registry),
+        loader=loader_for(pipeline, thresholds, {}), probe=None, queue_size=64,
+    )  # fmt: skip
+    shadow.start()
+    shadow.wait_ready(300)
+    threads = {t.name: t for t in threading.enumerate()}
+    monitor = time.pthread_getcpuclockid(threads["nids-ab-shadow"].ident or 0)
+    print(
+        f"{'flows/batch':>11} {'body KiB':>8} {'submit us':>9} {'feeder us':>9} {'monitor us':>10}"
+    )
+    for size in (1, 100, 1000):
+        body = orjson.dumps({"flows": records[:size]})
+        n = 300 if size < 1000 else 60
+        shadow.submit(body, "application/json", size)  # starts the queue's feeder thread
+        shadow.flush(120)
+        feeder = next(t for t in threading.enumerate() if t.name == "QueueFeederThread")
+        feeder_clock = time.pthread_getcpuclockid(feeder.ident or 0)
+        f0, m0, submit = time.clock_gettime(feeder_clock), time.clock_gettime(monitor), 0.0
+        for _ in range(n):
+            t0 = time.thread_time()
+            shadow.submit(body, "application/json", size)
+            submit += time.thread_time() - t0
+            shadow.flush(120)  # one at a time, like the service's requests
+        feeder_s = time.clock_gettime(feeder_clock) - f0
+        monitor_s = time.clock_gettime(monitor) - m0
+        print(
+            f"{size:>11} {len(body) / 1024:>8.1f} {1e6 * submit / n:>9.1f}"
+            f" {1e6 * feeder_s / n:>9.1f} {1e6 * monitor_s / n:>10.1f}"
+        )
+    print(f"handoff shadow counters: {shadow.snapshot()}")
+    shadow.close()
+
+
 @contextmanager
-def _forked_service(app: Any, running_service: Any, port: int) -> Iterator[str]:
-    """Serve ``app`` from a forked child process; yield its URL once ready."""
+def _forked_service(app: Any, running_service: Any, port: int) -> Iterator[tuple[str, int]]:
+    """Serve ``app`` from a forked child process; yield its URL and pid once ready."""
     ctx = multiprocessing.get_context("fork")
-    child = ctx.Process(target=_serve_forever, args=(app, running_service, port), daemon=True)
+    # not a daemon: the service spawns its shadow process (terminated in the finally below)
+    child = ctx.Process(target=_serve_forever, args=(app, running_service, port))
     child.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -46,13 +106,15 @@ def _forked_service(app: Any, running_service: Any, port: int) -> Iterator[str]:
         except httpx.HTTPError:
             time.sleep(0.2)
     try:
-        yield url
+        yield url, int(child.pid or 0)
     finally:
         child.terminate()
         child.join(10)
 
 
 def _serve_forever(app: Any, running_service: Any, port: int) -> None:
+    # SIGTERM -> SystemExit: the app's lifespan shutdown runs (it stops the shadow process)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with running_service(app, port):
         while True:
             time.sleep(3600)
@@ -63,6 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--trees", type=int, default=100)
     parser.add_argument("--scale", type=float, default=1.0, help="Multiply request counts.")
+    parser.add_argument("--handoff", action="store_true", help="Also measure submit() alone.")
     args = parser.parse_args()
 
     from ab_helpers import loader_for, write_experiment
@@ -84,13 +147,15 @@ def main() -> None:
         u: float(np.quantile(scores, q)) for u, q in zip(uris, (0.97, 0.99, 0.9), strict=True)
     }
     records = json_flows(flows)
+    if args.handoff:
+        _handoff(pipeline, records, thresholds)
     variants = [
         {"name": "control", "model_uri": uris[0], "weight": 0.8},
         {"name": "candidate", "model_uri": uris[1], "weight": 0.2},
     ]
     shadow = {"name": "shadow", "model_uri": uris[2], "shadow": True}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        urls = {}
+        urls, pids = {}, {}
         for name, extra in (("no shadow", []), ("shadow", [shadow])):
             path = write_experiment(
                 Path(tmp) / f"{len(extra)}.yaml", {"name": "bench", "variants": variants + extra}
@@ -100,13 +165,26 @@ def main() -> None:
                 prediction_log_dir=None, feedback_db_url=f"sqlite:///{tmp}/{len(extra)}.db",
             )  # fmt: skip
             app = create_app(settings, model_loader=loader_for(pipeline, thresholds, {}))
-            urls[name] = stack.enter_context(_forked_service(app, running_service, free_port()))
+            urls[name], pids[name] = stack.enter_context(
+                _forked_service(app, running_service, free_port())
+            )
         client = stack.enter_context(httpx.Client(timeout=120))
+        _wait_for_shadow(client, urls["shadow"], lambda s: s["alive"] and s["scored"] >= 0)
+        while not all(
+            v["model_version"]
+            for v in client.get(f"{urls['shadow']}/v1/experiment").json()["variants"]
+        ):
+            time.sleep(0.5)  # the shadow process has loaded its model
         rng = np.random.default_rng(0)
-        print(f"{'flows/req':>9} {'service':>10} {'p50 ms':>8} {'p99 ms':>8} {'p50 overhead':>13}")
+        print(f"load average before: {os.getloadavg()}")
+        header = (
+            f"{'flows/req':>9} {'service':>10} {'p50 ms':>8} {'p99 ms':>8} {'p50 overhead':>13}"
+        )
+        print(f"{header} {'CPU ms/req':>10}")
         for size, base_count in SCENARIOS:
             count = max(10, int(base_count * args.scale))
             times: dict[str, list[float]] = {name: [] for name in urls}
+            cpu0 = {name: _cpu_s(pid) for name, pid in pids.items()}
             for i in track(range(count), description=f"{size} flows/request", transient=True):
                 start = int(rng.integers(0, len(records) - size))
                 body = {"flows": records[start : start + size]}
@@ -116,17 +194,28 @@ def main() -> None:
                     answer = client.post(f"{urls[name]}/v1/score", json=body)
                     times[name].append(time.perf_counter() - t0)
                     answer.raise_for_status()
+            cpu = {n: 1000 * (_cpu_s(pid) - cpu0[n]) / count for n, pid in pids.items()}
             p50 = {n: float(np.median(t)) * 1000 for n, t in times.items()}
             for name, t in times.items():
                 overhead = (
                     f"{100 * (p50[name] / p50['no shadow'] - 1):+.1f}%" if name == "shadow" else ""
                 )
+                p99 = np.quantile(t, 0.99) * 1000
                 print(
-                    f"{size:>9} {name:>10} {p50[name]:>8.2f} {np.quantile(t, 0.99) * 1000:>8.2f} {overhead:>13}"
+                    f"{size:>9} {name:>10} {p50[name]:>8.2f} {p99:>8.2f} {overhead:>13} {cpu[name]:>10.2f}"
                 )
-        time.sleep(2)  # let the shadow drain its queue
-        shadow_url = urls["shadow"]
-        print(f"shadow flows: {client.get(f'{shadow_url}/v1/experiment').json()['shadow']}")
+        print(f"load average after: {os.getloadavg()}")
+        shadow = _wait_for_shadow(client, urls["shadow"], lambda s: s["queued_flows"] == 0)
+        print(f"shadow flows: {shadow}")
+
+
+def _wait_for_shadow(client: Any, url: str, done: Any, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        shadow: dict[str, Any] = client.get(f"{url}/v1/experiment").json()["shadow"]
+        if done(shadow) or time.monotonic() > deadline:
+            return shadow
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ class _Counts:
 
 def run(spec: WorkerSpec, inbox: Any, reports: Any) -> None:
     """The child's main: serve ``inbox`` until its ``None`` stop marker."""
+    parent = os.getppid()
     with contextlib.suppress(OSError):
         os.nice(spec.nice)
     import numpy as np
@@ -93,6 +94,8 @@ def run(spec: WorkerSpec, inbox: Any, reports: Any) -> None:
             try:
                 items = [inbox.get(timeout=1.0)]
             except queue.Empty:
+                if os.getppid() != parent:  # the service died without stopping us
+                    return
                 continue
             while len(items) < MAX_COALESCE and items[-1] is not None:
                 try:
