@@ -128,6 +128,46 @@ def test_split_is_80_20_within_one_point_and_sticky(
     assert (variants == expected).all()  # the service routes as the documented hash says
 
 
+def test_80_20_to_50_50_in_the_service_moves_only_hosts_that_must_move(
+    world: World, experiment_run: dict[str, Any], tmp_path: Path
+) -> None:
+    from nids.serving.app import create_app
+
+    doc = {
+        "name": "v2-vs-v1",  # same experiment, new weights
+        "variants": [
+            {"name": "control", "model_uri": URIS["control"], "weight": 0.5},
+            {"name": "candidate", "model_uri": URIS["candidate"], "weight": 0.5},
+        ],
+    }
+    settings = _settings(
+        tmp_path, write_experiment(tmp_path / "exp.yaml", doc), prediction_log_dir=None
+    )
+    app = create_app(settings, model_loader=loader_for(world.pipeline, world.thresholds, {}))
+    flows = world.flows.head(20_000)
+    after: list[str] = []
+    with (
+        running_service(app, free_port()) as url,
+        httpx.Client(base_url=url, timeout=120) as client,
+    ):
+        for start in range(0, len(flows), 5000):
+            chunk = flows.iloc[start : start + 5000]
+            answer = client.post("/v1/score", content=parquet_body(chunk), headers=PARQUET)
+            after += [r["variant"] for r in answer.json()["results"]]
+    hosts = pd.DataFrame(
+        {
+            "h": flows["src_ip"].to_numpy(),
+            "before": experiment_run["variants"][: len(flows)],
+            "after": after,
+        }
+    ).drop_duplicates("h")
+    moved = hosts["before"] != hosts["after"]
+    assert len(hosts) > 10_000
+    assert not (moved & (hosts["before"] == "candidate")).any()  # nobody leaves the candidate
+    assert (hosts.loc[moved, "after"] == "candidate").all()
+    assert abs(moved.mean() - 0.3) < 0.015  # the 30 % of hosts the new weights require
+
+
 def test_shadow_scores_everything_and_raises_no_alerts(experiment_run: dict[str, Any]) -> None:
     alerts = [
         json.loads(line)
