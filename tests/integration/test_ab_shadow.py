@@ -121,6 +121,7 @@ def test_full_queue_drops_and_every_outcome_is_counted(
     assert len(logged) == 200
     assert set(logged["variant"]) == {"shadow"} and set(logged["model_version"]) == {"3"}
     assert logged["latency_ms"].notna().all()
+    assert any(c.startswith("feature:") for c in logged.columns)  # logged like the service's
 
 
 def test_an_alias_named_shadow_follows_the_registry_and_survives_a_crash(

@@ -296,9 +296,7 @@ def build_router(
         router.shadow = ShadowScorer(
             config.name,
             [
-                ShadowTarget(
-                    v.name, v.sample, settings.model_copy(update={"model_uri": v.model_uri})
-                )
+                ShadowTarget(v.name, v.sample, _shadow_settings(settings, v.model_uri))
                 for v in config.shadows
             ],
             service_metrics=metrics,
@@ -310,6 +308,11 @@ def build_router(
             seed=settings.seed,
         )
     return router
+
+
+def _shadow_settings(settings: Any, uri: str) -> Any:
+    """A shadow's model settings; no drift monitor (its gauges would not be exported)."""
+    return settings.model_copy(update={"model_uri": uri, "drift_monitor_interval_s": 0})
 
 
 def _prediction_log_args(settings: Any) -> dict[str, Any] | None:

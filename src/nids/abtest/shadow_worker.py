@@ -171,7 +171,7 @@ def _score_one(
             return
     try:
         start = time.perf_counter()
-        pred = served.scorer.predict_frame(flows, state=served.context, explain="none")
+        pred = served.scorer.predict(flows, state=served.context, explain="none")
         elapsed = time.perf_counter() - start
     except Exception:  # a broken shadow model must not take the process down
         log.exception("shadow variant %s failed to score", name)
@@ -182,4 +182,5 @@ def _score_one(
     if log_ctx is not None:  # the service's own logging path, under the shadow's name
         from nids.serving.scoring import log_predictions
 
-        log_predictions(flows, pred, served, log_ctx, name, elapsed)
+        verdicts = {"score": pred.scores, "is_alert": pred.is_alert}
+        log_predictions(flows, verdicts, served, log_ctx, name, elapsed, pred.features)
