@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +40,8 @@ OPTIONAL_INPUT_COLUMNS = ("tcp_flags", "conn_state", "service")
 # Nullable integer columns travel as doubles: MLflow's schema enforcement cannot put a
 # missing value into an integer column, and UDP/ICMP flows have no TCP flags.
 NULLABLE_INT_INPUT_COLUMNS = ("tcp_flags",)
+#: Default of the ``explain`` request parameter (see ``Scorer.predict_frame``).
+EXPLAIN_PARAM_DEFAULT = "alerts"
 #: Runtime libraries whose exact versions are recorded with the model.
 RUNTIME_PACKAGES = (
     "sec-ai-nids",
@@ -89,7 +89,7 @@ class NidsModel(PythonModel):
         if self.scorer is None:
             self.load_context(context)
         assert self.scorer is not None
-        explain = (params or {}).get("explain", "alerts")
+        explain = (params or {}).get("explain", EXPLAIN_PARAM_DEFAULT)
         return self.scorer.predict_frame(from_model_input(model_input), explain=explain)
 
 
@@ -164,29 +164,19 @@ def model_config(
     }
 
 
-@contextmanager
-def quiet_integer_hint() -> Iterator[None]:
-    """Silence MLflow's hint that integer columns cannot hold missing values.
-
-    It does not apply here: the nullable columns are declared optional explicitly and
-    readers never leave nulls in the required integer columns.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="Hint: Inferred schema contains integer", category=UserWarning
-        )
-        yield
-
-
 def build_signature(scorer: Scorer, input_example: pd.DataFrame) -> Any:
-    """Signature inferred from an example, with the schema's nullable columns optional."""
-    from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types.schema import ColSpec, DataType, Schema
+    """The signature, declared from the example's and the output's column types.
+
+    Declared rather than inferred (``nids.model.mlflow_schema``): the schema's nullable
+    columns are optional whatever the example holds, and the nullable integer column
+    travels as a double, so no integer column can ever receive a missing value.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, DataType, ParamSchema, ParamSpec, Schema
+
+    from nids.model.mlflow_schema import frame_schema
 
     output = scorer.predict_frame(input_example, explain="all")
-    with quiet_integer_hint():
-        inferred = infer_signature(input_example, output, params={"explain": "alerts"})
-    # A sample without nulls would otherwise make the nullable columns required.
     inputs = Schema(
         [
             ColSpec(
@@ -194,10 +184,11 @@ def build_signature(scorer: Scorer, input_example: pd.DataFrame) -> Any:
                 spec.name,
                 required=spec.name not in OPTIONAL_INPUT_COLUMNS,
             )
-            for spec in inferred.inputs.inputs
+            for spec in frame_schema(input_example).inputs
         ]
     )
-    return ModelSignature(inputs=inputs, outputs=inferred.outputs, params=inferred.params)
+    params = ParamSchema([ParamSpec("explain", DataType.string, EXPLAIN_PARAM_DEFAULT)])
+    return ModelSignature(inputs=inputs, outputs=frame_schema(output), params=params)
 
 
 def _enforceable_example(example: pd.DataFrame) -> pd.DataFrame:
@@ -243,12 +234,11 @@ def log_nids_model(
         if reference_profile is not None:
             (root / PROFILE_FILE).write_text(json.dumps(reference_profile), encoding="utf-8")
             artifacts["profile"] = str(root / PROFILE_FILE)
-        with quiet_integer_hint():
-            return mlflow.pyfunc.log_model(
-                name=name,
-                python_model=str(Path(__file__).with_name("pyfunc_code.py")),
-                artifacts=artifacts,
-                signature=build_signature(scorer, input_example),
-                input_example=_enforceable_example(input_example),
-                pip_requirements=runtime_requirements(),
-            )
+        return mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(Path(__file__).with_name("pyfunc_code.py")),
+            artifacts=artifacts,
+            signature=build_signature(scorer, input_example),
+            input_example=_enforceable_example(input_example),
+            pip_requirements=runtime_requirements(),
+        )

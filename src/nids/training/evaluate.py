@@ -30,13 +30,23 @@ def evaluate_frame(scorer: Any, df: pd.DataFrame, *, k: int = 100) -> Evaluation
         raise EmptyDataError("nothing to evaluate: the evaluation frame is empty")
     started = time.perf_counter()
     scores = scorer.score(df)
-    elapsed = time.perf_counter() - started
-    is_alert = scores > scorer.threshold
+    return evaluate_scores(
+        df, scores, scorer.threshold, k=k, scoring_s=time.perf_counter() - started
+    )
+
+
+def evaluate_scores(
+    df: pd.DataFrame, scores: np.ndarray, threshold: float, *, k: int, scoring_s: float
+) -> Evaluation:
+    """Metrics of scores already computed for ``df`` (``scoring_s``: the time they took)."""
+    if len(df) == 0:
+        raise EmptyDataError("nothing to evaluate: the evaluation frame is empty")
+    is_alert = scores > threshold
     y_true = malicious_labels(df)
     metrics = compute_metrics(y_true, scores, is_alert, df["ts"], k=k)
     metrics.update(score_summary(scores))
     metrics["eval_rows"] = float(len(df))
-    metrics["throughput_flows_per_s"] = len(df) / max(elapsed, 1e-9)
+    metrics["throughput_flows_per_s"] = len(df) / max(scoring_s, 1e-9)
     return Evaluation(scores=scores, is_alert=is_alert, y_true=y_true, metrics=metrics)
 
 

@@ -6,6 +6,7 @@ import hashlib
 import os
 import subprocess
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -121,25 +122,54 @@ def dataset_source(source: str) -> Any:
     return CodeDatasetSource(tags={"source": uri})
 
 
+@cache
+def _flow_dataset_class() -> Any:
+    from mlflow.data.pandas_dataset import PandasDataset
+
+    class FlowDataset(PandasDataset):
+        """A PandasDataset whose schema is given rather than inferred."""
+
+        def __init__(self, df: pd.DataFrame, *, schema: Any, **kwargs: Any) -> None:
+            super().__init__(df, **kwargs)
+            self._declared_schema = schema
+
+        @property
+        def schema(self) -> Any:
+            return self._declared_schema
+
+    return FlowDataset
+
+
+def flow_dataset(frame: pd.DataFrame, *, source: str, name: str, digest: str) -> Any:
+    """An MLflow pandas dataset of ``frame`` whose schema is declared, not inferred.
+
+    MLflow would infer the schema value by value when the run input is logged (over a
+    minute of a 1M-flow run, and its integer-column hint with it);
+    :func:`nids.model.mlflow_schema.frame_schema` gives the same schema from the dtypes.
+    """
+    from nids.model.mlflow_schema import frame_schema
+    from nids.model.pyfunc import naive_utc_ts
+
+    # Naive UTC timestamps, as in the model signature (MLflow's datetime type has no zone).
+    frame = naive_utc_ts(frame)
+    return _flow_dataset_class()(
+        frame,
+        schema=frame_schema(frame),
+        source=dataset_source(source),
+        targets="label" if "label" in frame.columns else None,
+        name=name,
+        digest=digest,
+    )
+
+
 def log_datasets(source: str, parts: dict[str, pd.DataFrame]) -> None:
     """Log each part (context -> frame) as an MLflow dataset input of the active run."""
     import mlflow
-    from mlflow.data.pandas_dataset import from_pandas
-
-    from nids.model.pyfunc import naive_utc_ts, quiet_integer_hint
 
     for context, frame in parts.items():
-        targets = "label" if "label" in frame.columns else None
-        with quiet_integer_hint():
-            dataset: Any = from_pandas(
-                # Naive UTC timestamps, as in the model signature (MLflow's schema
-                # inference trips over pandas' deprecation of tz-aware Series.values).
-                naive_utc_ts(frame),
-                source=dataset_source(source),
-                targets=targets,
-                name=f"{DATASET_NAME}-{context}",
-                digest=frame_digest(frame),
-            )
+        dataset = flow_dataset(
+            frame, source=source, name=f"{DATASET_NAME}-{context}", digest=frame_digest(frame)
+        )
         span = time_span(frame)
         tags = {"nids.rows": str(len(frame))}
         if span:

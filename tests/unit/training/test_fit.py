@@ -68,3 +68,40 @@ def test_same_data_and_seed_give_identical_scores_other_seed_differs() -> None:
     first, second = scores(1), scores(1)
     np.testing.assert_array_equal(first, second)
     assert not np.array_equal(first, scores(2))
+
+
+def test_profile_train_scores_sample_the_fit_matrix_above_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nids.training import trainer
+
+    flows = make_flows(400, seed=4)
+    pipeline = build_pipeline(SETTINGS)
+    x_fit = fit_pipeline(pipeline, flows)
+    scorer = Scorer(pipeline, 0.5)
+    full = scorer.score_features(x_fit)
+    np.testing.assert_array_equal(trainer.profile_train_scores(scorer, x_fit, seed=1), full)
+
+    monkeypatch.setattr(trainer, "PROFILE_SCORE_ROWS", 150)
+    sampled = trainer.profile_train_scores(scorer, x_fit, seed=1)
+    assert sampled.shape == (150,)
+    rows = np.sort(np.random.default_rng(1).choice(400, size=150, replace=False))
+    np.testing.assert_array_equal(sampled, full[rows])
+    np.testing.assert_array_equal(trainer.profile_train_scores(scorer, x_fit, seed=1), sampled)
+
+
+def test_evaluating_precomputed_scores_equals_evaluating_the_frame() -> None:
+    from nids.training.evaluate import evaluate_frame, evaluate_scores
+
+    flows = make_flows(600, seed=6, attack_share=0.1)
+    pipeline = build_pipeline(SETTINGS)
+    fit_pipeline(pipeline, flows.iloc[:400])
+    test = flows.iloc[400:]
+    scorer = Scorer(pipeline, 0.55)
+    framed = evaluate_frame(scorer, test, k=20)
+    direct = evaluate_scores(test, scorer.score(test), 0.55, k=20, scoring_s=1.0)
+    np.testing.assert_array_equal(direct.scores, framed.scores)
+    np.testing.assert_array_equal(direct.is_alert, framed.scores > 0.55)
+    assert direct.metrics["throughput_flows_per_s"] == 200.0
+    for key in ("auc", "pr_auc", "precision_at_k", "recall", "alerts", "score_p99"):
+        assert direct.metrics[key] == framed.metrics[key]
