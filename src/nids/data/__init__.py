@@ -6,8 +6,9 @@ until a reader is used).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nids._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from nids.data.io import ingest as ingest
@@ -41,9 +42,4 @@ __all__ = [
     "write_flows",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nids.data' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

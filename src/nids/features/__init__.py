@@ -11,8 +11,9 @@ Public API (imported lazily so ``import nids.features`` stays cheap)::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nids._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from nids.features.context import HostContextState
@@ -45,9 +46,4 @@ __all__ = [
     "describe_feature",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nids.features' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -9,8 +9,9 @@ Public API (imported lazily so ``import nids.pipelines`` stays cheap)::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nids._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from nids.pipelines.retraining import RetrainResult, retrain
@@ -24,9 +25,4 @@ _EXPORTS = {
 
 __all__ = ["RetrainResult", "drift_retrain_hook", "retrain"]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nids.pipelines' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

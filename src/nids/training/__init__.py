@@ -13,8 +13,9 @@ Public API (imported lazily so ``import nids.training`` stays cheap)::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nids._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from nids.training.evaluate import evaluate_scorer
@@ -28,9 +29,4 @@ _EXPORTS = {
 
 __all__ = ["TrainResult", "evaluate_scorer", "train"]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nids.training' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
