@@ -202,16 +202,12 @@ def evaluate_scorer_on_split(
 ) -> ModelResult:
     """Calibrate ``scorer`` (unless it comes with its threshold) and evaluate it."""
     from nids.training.evaluate import evaluate_frame
-    from nids.training.threshold import choose_threshold
+    from nids.training.threshold import settings_threshold
 
     calibration_scores = scorer.score(split.calibration)
     if calibrate:
-        scorer.threshold = choose_threshold(
-            calibration_scores,
-            target_fpr=settings.target_fpr,
-            alerts_per_day=settings.alerts_per_day,
-            flows_per_day=split.flows_per_day,
-            method=settings.threshold_method,
+        scorer.threshold = settings_threshold(
+            calibration_scores, settings, flows_per_day=split.flows_per_day
         )
     evaluation = evaluate_frame(scorer, split.test, k=settings.precision_k)
     metrics = dict(evaluation.metrics)

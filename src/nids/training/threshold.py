@@ -15,11 +15,14 @@ exceedances over the sample's 90th percentile (peaks over threshold) and extrapo
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from nids.errors import TrainingError
+
+if TYPE_CHECKING:
+    from nids.settings import Settings
 
 Method = Literal["quantile", "tail"]
 #: Share of the benign sample above which the tail is modelled.
@@ -91,3 +94,16 @@ def choose_threshold(
     if method == "tail":
         return tail_threshold(scores, rate)
     raise TrainingError(f"unknown threshold method {method!r}", hint="quantile or tail")
+
+
+def settings_threshold(
+    benign_scores: np.ndarray, settings: Settings, *, flows_per_day: float | None
+) -> float:
+    """:func:`choose_threshold` with the settings' target FPR or budget and method."""
+    return choose_threshold(
+        benign_scores,
+        target_fpr=settings.target_fpr,
+        alerts_per_day=settings.alerts_per_day,
+        flows_per_day=flows_per_day,
+        method=settings.threshold_method,
+    )

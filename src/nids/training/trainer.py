@@ -186,7 +186,7 @@ def _fit_and_log(
     from nids.training.evaluate import evaluate_scores
     from nids.training.lineage import frame_digest, log_datasets, run_tags
     from nids.training.plots import log_evaluation_plots
-    from nids.training.threshold import choose_threshold
+    from nids.training.threshold import settings_threshold
 
     pipeline = build_pipeline(settings)
     with _stage(progress, f"fit on {len(prepared.fit):,} flows"):
@@ -211,12 +211,8 @@ def _fit_and_log(
     with _stage(progress, f"calibrate on {len(prepared.calibration):,} held-out benign flows"):
         scorer = Scorer(pipeline, 0.0, top_k=settings.explain_top_k)
         calibration_scores = scorer.score(prepared.calibration)
-        scorer.threshold = choose_threshold(
-            calibration_scores,
-            target_fpr=settings.target_fpr,
-            alerts_per_day=settings.alerts_per_day,
-            flows_per_day=prepared.flows_per_day,
-            method=settings.threshold_method,
+        scorer.threshold = settings_threshold(
+            calibration_scores, settings, flows_per_day=prepared.flows_per_day
         )
     with _stage(progress, f"evaluate on {len(prepared.test):,} later flows"):
         # The test matrix is kept: the contribution plot explains the flows as scored.

@@ -75,3 +75,14 @@ def test_no_benign_scores_or_non_finite_scores_are_refused() -> None:
         choose_threshold(np.array([]), target_fpr=0.1)
     with pytest.raises(TrainingError, match="NaN or infinite"):
         choose_threshold(np.array([1.0, np.nan]), target_fpr=0.1)
+
+
+def test_settings_threshold_applies_the_settings_rate_budget_and_method() -> None:
+    from nids.settings import Settings
+    from nids.training.threshold import settings_threshold
+
+    assert settings_threshold(SHUFFLED, Settings(target_fpr=0.25), flows_per_day=None) == 8.0
+    budget = Settings(target_fpr=0.1, alerts_per_day=3)
+    assert settings_threshold(SHUFFLED, budget, flows_per_day=10) == 7.0
+    with pytest.raises(TrainingError, match="needs the traffic rate"):
+        settings_threshold(SHUFFLED, budget, flows_per_day=None)
