@@ -12,9 +12,9 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,7 +24,7 @@ from nids.serving import schemas
 from nids.serving.alerts import AllowList
 from nids.serving.holder import ModelHolder, ModelLoader, VersionProbe, registry_version_probe
 from nids.serving.metrics import ServiceMetrics
-from nids.serving.parsing import TooManyFlowsError, UnsupportedMediaTypeError, parse_body
+from nids.serving.parsing import TooManyFlowsError, UnsupportedMediaTypeError, parse_flows
 from nids.serving.scoring import ScoringContext, score_request
 from nids.settings import Settings
 
@@ -97,7 +97,8 @@ def create_app(
     app.state.settings, app.state.holder, app.state.ctx = settings, holder, ctx
     app.state.metrics = metrics
     app.state.ab_router = None  # nids.abtest.router.ExperimentRouter when ab_config is set
-    auth = _auth_dependency(settings)
+    check_token = _token_check(settings)
+    auth = _auth_dependency(check_token)
     open_auth = [] if settings.open_health_endpoints else [Depends(auth)]
     _install_error_handlers(app)
     app.add_middleware(_ObserveRequests, metrics=metrics, holder=holder)
@@ -106,22 +107,25 @@ def create_app(
         "/v1/score",
         response_model=schemas.ScoreResponse,
         responses=schemas.error_responses(401, 413, 415, 422, 503),
-        openapi_extra=schemas.score_request_body(),
-        dependencies=[Depends(auth)],
+        openapi_extra=schemas.score_request_openapi(),
     )
-    async def score(
-        request: Request,
-        explain: Literal["alerts", "all", "none"] = Query(
-            "alerts", description="Which flows get top_features: alerts, all or none."
-        ),
-    ) -> Response:
-        """Score a batch of flows (JSON, NDJSON, Arrow IPC or parquet body)."""
+    async def score(request: Request) -> Response:
+        """Score a batch of flows (JSON, NDJSON, Arrow IPC or parquet body).
+
+        The hot route takes no FastAPI dependencies or body/query models (each costs a
+        threadpool hop or a validation pass per request): auth, the ``explain``
+        parameter and the body are checked here; the OpenAPI schema declares them.
+        """
+        check_token(request)
+        explain = request.query_params.get("explain", "alerts")
+        if explain not in EXPLAIN_CHOICES:
+            raise ApiError(422, "explain must be alerts, all or none", field="explain")
         served = holder.current
         if served is None:
             raise ApiError(503, "no verified model loaded yet")
         body = await _read_body(request, settings.max_body_bytes)
         try:
-            flows = parse_body(
+            flows = parse_flows(
                 body,
                 request.headers.get("content-type"),
                 max_flows=settings.max_flows_per_request,
@@ -134,18 +138,20 @@ def create_app(
             raise ApiError(422, exc.message, row=exc.line, field=exc.field) from None
         router = app.state.ab_router
         if router is not None:  # A/B: each flow is scored by its variant
-            body = router.score(
-                flows,
+            frame = flows.frame()
+            answer = await _run(
+                len(flows),
+                router.score,
+                frame,
                 ctx,
                 headers=request.headers,
                 explain=explain,
                 body=body,  # the shadows get the request as received
                 content_type=request.headers.get("content-type"),
             )
-            return Response(body, media_type="application/json")
-        return Response(
-            score_request(flows, served, ctx, explain=explain), media_type="application/json"
-        )
+        else:
+            answer = await _run(len(flows), score_request, flows, served, ctx, explain=explain)
+        return Response(answer, media_type="application/json")
 
     @app.get(
         "/v1/model",
@@ -307,7 +313,8 @@ def _include_feedback(
     )
 
 
-def _auth_dependency(settings: Settings) -> Callable[[Request], None]:
+def _token_check(settings: Settings) -> Callable[[Request], None]:
+    """Raises a 401 ApiError unless the request carries the bearer token (if one is set)."""
     token = settings.api_token.get_secret_value() if settings.api_token else None
     expected = f"Bearer {token}".encode() if token else None
 
@@ -319,6 +326,32 @@ def _auth_dependency(settings: Settings) -> Callable[[Request], None]:
             raise ApiError(401, "missing or invalid bearer token")
 
     return check_token
+
+
+def _auth_dependency(check_token: Callable[[Request], None]) -> Callable[[Request], Any]:
+    """The token check as a FastAPI dependency (async: no threadpool hop)."""
+
+    async def check(request: Request) -> None:
+        check_token(request)
+
+    return check
+
+
+#: Batches up to this many flows are scored inline on the event loop (a threadpool hop
+#: costs more than scoring them); larger ones in a worker thread, so the loop keeps
+#: accepting requests meanwhile.
+INLINE_MAX_FLOWS = 256
+EXPLAIN_CHOICES = ("alerts", "all", "none")
+
+
+async def _run(n_flows: int, fn: Callable[..., bytes], *args: Any, **kwargs: Any) -> bytes:
+    if n_flows <= INLINE_MAX_FLOWS:
+        return fn(*args, **kwargs)
+    from functools import partial
+
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(partial(fn, *args, **kwargs))
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 # Latency buckets from 0.25 ms: single-flow requests take well under a millisecond.
 LATENCY_BUCKETS = (
@@ -92,7 +97,7 @@ class ServiceMetrics:
             alerts_sent=Counter(
                 "nids_alert_sink_sent", "Alerts delivered by the sink.", registry=reg
             ),
-            scores=Histogram(
+            scores=BulkHistogram(
                 "nids_score",
                 "Distribution of anomaly scores (the prediction distribution).",
                 ["model_version"],
@@ -132,3 +137,89 @@ class ServiceMetrics:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class BulkHistogram:
+    """A labelled histogram fed whole arrays at once, exposed as the same series as
+    ``prometheus_client.Histogram`` (``_bucket``/``_count``/``_sum``, ``_created``).
+
+    Observing 1,000 scores one ``observe`` call at a time costs about a millisecond of
+    Python; here a batch is one ``np.searchsorted`` and one ``np.bincount``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        *,
+        buckets: Sequence[float],
+        registry: Any,
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = list(labelnames)
+        self._bounds = np.array([*buckets, float("inf")], dtype=np.float64)
+        self._children: dict[tuple[str, ...], _BulkChild] = {}
+        self._lock = threading.Lock()
+        registry.register(self)
+
+    def labels(self, *values: str) -> _BulkChild:
+        """The child for these label values (created on first use)."""
+        key = tuple(str(v) for v in values)
+        child = self._children.get(key)
+        if child is None:
+            with self._lock:
+                child = self._children.setdefault(key, _BulkChild(self._bounds))
+        return child
+
+    def describe(self) -> list[Any]:
+        """Nothing up front (series appear with their first observation)."""
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        """The histogram and its ``_created`` gauge, as prometheus_client writes them."""
+        from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+        from prometheus_client.utils import floatToGoString
+
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        created = GaugeMetricFamily(
+            f"{self.name}_created", self.documentation, labels=self.labelnames
+        )
+        les = [floatToGoString(b) for b in self._bounds]
+        for key, child in list(self._children.items()):
+            counts, total = child.snapshot()
+            cumulative = np.cumsum(counts).astype(np.float64).tolist()
+            family.add_metric(list(key), list(zip(les, cumulative, strict=True)), total)
+            created.add_metric(list(key), child.created)
+        yield family
+        yield created
+
+
+class _BulkChild:
+    def __init__(self, bounds: np.ndarray) -> None:
+        self._bounds = bounds
+        self._counts = np.zeros(len(bounds), dtype=np.int64)
+        self._sum = 0.0
+        self._lock = threading.Lock()
+        self.created = time.time()
+
+    def observe(self, value: float) -> None:
+        """One observation."""
+        self.observe_many(np.array([value], dtype=np.float64))
+
+    def observe_many(self, values: np.ndarray) -> None:
+        """Many observations: value v falls into the first bucket whose bound is >= v."""
+        if not len(values):
+            return
+        index = np.searchsorted(self._bounds, values, side="left")
+        counts = np.bincount(index, minlength=len(self._bounds))[: len(self._bounds)]
+        total = float(values.sum())
+        with self._lock:
+            self._counts += counts
+            self._sum += total
+
+    def snapshot(self) -> tuple[np.ndarray, float]:
+        """(per-bucket counts, sum) at one instant."""
+        with self._lock:
+            return self._counts.copy(), self._sum

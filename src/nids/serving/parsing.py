@@ -1,4 +1,4 @@
-"""Request bodies to canonical flow frames: JSON, NDJSON, Arrow IPC and parquet.
+"""Request bodies to validated flow batches: JSON, NDJSON, Arrow IPC and parquet.
 
 JSON is parsed with orjson and checked column by column (the set of Python types in
 a column is computed in C), never with a pydantic model per row, so a 10,000-flow
@@ -21,7 +21,8 @@ import pandas as pd
 from nids.data.schema import INPUT_COLUMNS, LABEL_COLUMNS, REQUIRED_COLUMNS
 from nids.data.validation import check_flows
 from nids.errors import SchemaError
-from nids.serving.fastpath import FAST_MAX_ROWS, fast_frame
+from nids.serving.batch import FlowBatch
+from nids.serving.fastpath import FAST_MAX_ROWS, fast_columns
 
 SOURCE = "request"
 JSON_TYPES = ("application/json",)
@@ -54,8 +55,8 @@ def media_type(content_type: str | None) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def parse_body(body: bytes, content_type: str | None, *, max_flows: int) -> pd.DataFrame:
-    """Parse and validate a request body into a canonical flow frame.
+def parse_flows(body: bytes, content_type: str | None, *, max_flows: int) -> FlowBatch:
+    """Parse and validate a request body into a :class:`FlowBatch` (numpy columns).
 
     Raises :class:`SchemaError` (-> 422) for malformed bodies and invalid flows, and
     :class:`TooManyFlowsError` (-> 413) beyond ``max_flows``.
@@ -68,7 +69,7 @@ def parse_body(body: bytes, content_type: str | None, *, max_flows: int) -> pd.D
     elif kind in ARROW_TYPES or kind in PARQUET_TYPES:
         frame = _columnar_frame(body, arrow=kind in ARROW_TYPES)
         _check_count(len(frame), max_flows)
-        return _validated(frame)
+        return FlowBatch.from_frame(_validated(frame))
     else:
         raise UnsupportedMediaTypeError(
             f"unsupported content type {kind!r}", hint=f"send one of {', '.join(CONTENT_TYPES)}"
@@ -76,10 +77,15 @@ def parse_body(body: bytes, content_type: str | None, *, max_flows: int) -> pd.D
     _check_count(len(rows), max_flows)
     columns = typed_columns(rows)
     if len(rows) <= FAST_MAX_ROWS:
-        accepted = fast_frame(columns)
+        accepted = fast_columns(columns)
         if accepted is not None:
-            return accepted
-    return _validated(pd.DataFrame(columns))
+            return FlowBatch(accepted)
+    return FlowBatch.from_frame(_validated(pd.DataFrame(columns)))
+
+
+def parse_body(body: bytes, content_type: str | None, *, max_flows: int) -> pd.DataFrame:
+    """Like :func:`parse_flows`, as the canonical flow frame."""
+    return parse_flows(body, content_type, max_flows=max_flows).frame()
 
 
 class TooManyFlowsError(SchemaError):

@@ -141,8 +141,11 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut, "description": text[code]} for code in codes}
 
 
-def score_request_body() -> dict[str, Any]:
-    """``openapi_extra`` documenting the /v1/score body in all accepted media types."""
+def score_request_openapi() -> dict[str, Any]:
+    """``openapi_extra`` of /v1/score: its query parameter and body in all media types.
+
+    The route parses both itself (no per-request FastAPI models); this is the contract.
+    """
     from nids.serving.parsing import ARROW_TYPES, NDJSON_TYPES, PARQUET_TYPES
 
     binary = {"schema": {"type": "string", "format": "binary"}}
@@ -154,4 +157,11 @@ def score_request_body() -> dict[str, Any]:
         ARROW_TYPES[0]: binary,
         PARQUET_TYPES[0]: binary,
     }
-    return {"requestBody": {"required": True, "content": content}}
+    explain = {
+        "name": "explain",
+        "in": "query",
+        "required": False,
+        "description": "Which flows get top_features: alerts, all or none.",
+        "schema": {"type": "string", "enum": ["alerts", "all", "none"], "default": "alerts"},
+    }
+    return {"parameters": [explain], "requestBody": {"required": True, "content": content}}

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 import time
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import orjson
 import pandas as pd
 
+from nids.model.scorer import Prediction
 from nids.serving.alerts import FORMATTERS, Alert, AllowList, ModelRef, dumps
+from nids.serving.batch import FlowBatch
 from nids.serving.holder import ServedModel
 from nids.serving.metrics import ServiceMetrics
 from nids.serving.sinks import AlertDispatcher
@@ -32,7 +35,7 @@ class ScoringContext:
 
 
 def score_request(
-    flows: pd.DataFrame,
+    flows: FlowBatch | pd.DataFrame,
     served: ServedModel,
     ctx: ScoringContext,
     *,
@@ -59,7 +62,7 @@ def response_body(
 
 
 def score_results(
-    flows: pd.DataFrame,
+    flows: FlowBatch | pd.DataFrame,
     served: ServedModel,
     ctx: ScoringContext,
     *,
@@ -68,60 +71,61 @@ def score_results(
 ) -> tuple[list[dict[str, Any]], int]:
     """Score flows, emit/count/log as ``variant``; per-flow results and the alert count.
 
-    The A/B router (:mod:`nids.abtest.router`) calls this once per variant's share
-    of a request; a single-model service calls it through :func:`score_request`.
+    ``flows`` is a parsed :class:`FlowBatch` or a canonical frame. The A/B router
+    (:mod:`nids.abtest.router`) calls this once per variant's share of a request; a
+    single-model service calls it through :func:`score_request`.
     """
+    batch = flows if isinstance(flows, FlowBatch) else FlowBatch.from_frame(flows)
     start = time.perf_counter()
     # The online host state is shared by all requests: one update at a time.
     with served.lock:
-        pred = served.scorer.predict(flows, state=served.context, explain=explain)
+        pred = served.scorer.predict(batch.columns, state=served.context, explain=explain)
     elapsed = time.perf_counter() - start
     scores, is_alert, top = pred.scores, pred.is_alert, pred.top_features
-    ids = np.full(len(flows), None, dtype=object)
-    if "community_id" in flows.columns:
-        known = flows["community_id"].notna().to_numpy()
-        ids[known] = flows["community_id"].to_numpy(dtype=object)[known]
     if served.monitor is not None:  # drift gauges: queues the arrays, checked off-path
         served.monitor.observe(pred.features, scores, is_alert)
     ref = served.ref
     version = ref.version
     m = ctx.metrics
-    n = len(flows)
+    n = len(batch)
     m.batch_size.observe(n)
     m.flows_scored.labels(version, variant).inc(n)
-    hist = m.scores.labels(version)
-    for s in scores:  # prometheus histograms take one observation at a time
-        hist.observe(s)
+    m.scores.labels(version).observe_many(scores)
     alert_rows = np.flatnonzero(is_alert)
     suppressed: dict[int, str] = {}
     if alert_rows.size:
         m.alerts.labels(version, variant).inc(int(alert_rows.size))
         if ctx.allowlist or ctx.dispatcher is not None:
-            suppressed = _emit_alerts(flows, alert_rows, scores, top, served, ctx, variant)
+            suppressed = _emit_alerts(batch, alert_rows, scores, top, served, ctx, variant)
     if ctx.prediction_log is not None:
-        predictions = {"score": scores, "is_alert": is_alert}
-        log_predictions(flows, predictions, served, ctx, variant, elapsed, pred.features)
-    threshold = served.scorer.threshold
+        log_predictions(batch, pred, served, ctx, variant, elapsed)
+    common = {
+        "threshold": served.scorer.threshold,
+        "model_name": ref.name,
+        "model_version": version,
+        "model_semver": ref.semver,
+        "variant": variant,
+    }
+    ids = batch.columns["community_id"].tolist()
+    flags = is_alert.tolist()
     results = [
         {
-            "community_id": None if ids[i] is None or ids[i] != ids[i] else ids[i],
-            "score": float(scores[i]),
-            "is_alert": bool(is_alert[i]),
-            "suppressed": suppressed.get(i),
-            "threshold": threshold,
-            "model_name": ref.name,
-            "model_version": version,
-            "model_semver": ref.semver,
-            "variant": variant,
-            "top_features": top[i],
+            "community_id": cid,
+            "score": score,
+            "is_alert": alert,
+            "suppressed": None,
+            **common,
+            "top_features": reasons,
         }
-        for i in range(n)
+        for cid, score, alert, reasons in zip(ids, scores.tolist(), flags, top, strict=True)
     ]
+    for row, reason in suppressed.items():
+        results[row]["suppressed"] = reason
     return results, int(alert_rows.size)
 
 
 def _emit_alerts(
-    flows: pd.DataFrame,
+    batch: FlowBatch,
     rows: np.ndarray,
     scores: np.ndarray,
     top: list[list[dict[str, Any]]],
@@ -130,18 +134,18 @@ def _emit_alerts(
     variant: str = VARIANT,
 ) -> dict[int, str]:
     """Format alerts, apply the allow-list, queue them for the sink; return suppressions."""
-    records = cast(list[dict[str, Any]], flows.iloc[rows].to_dict(orient="records"))
+    records = batch.records(rows)
     fmt = FORMATTERS[ctx.alert_format]
     suppressed: dict[int, str] = {}
     lines = []
-    for row, flow in zip(rows, records, strict=True):
+    for row, flow in zip(rows.tolist(), records, strict=True):
         reason = (
             ctx.allowlist.reason(flow["src_ip"], flow["dst_ip"], int(flow["dst_port"]))
             if ctx.allowlist
             else None
         )
         if reason is not None:
-            suppressed[int(row)] = reason
+            suppressed[row] = reason
             ctx.metrics.alerts_suppressed.labels(reason).inc()
             continue
         if ctx.dispatcher is not None:
@@ -161,8 +165,8 @@ def _emit_alerts(
 
 
 def log_predictions(
-    flows: pd.DataFrame,
-    pred: Any,
+    flows: FlowBatch | pd.DataFrame,
+    pred: Prediction | Mapping[str, Any],
     served: ServedModel,
     ctx: ScoringContext,
     variant: str = VARIANT,
@@ -171,26 +175,36 @@ def log_predictions(
 ) -> None:
     """Hand the scored rows to the prediction log (never fails the caller).
 
-    ``pred`` maps ``score``/``is_alert`` to per-flow arrays (e.g. ``predict_frame``'s
-    output); ``features``, the batch's engineered-feature matrix, is logged as
-    ``feature:<name>`` columns (selected for the sampled rows by the writer thread).
+    ``pred`` is the Scorer's :class:`~nids.model.scorer.Prediction` or a mapping of
+    ``score``/``is_alert`` to per-flow arrays (e.g. ``predict_frame``'s output);
+    ``features``, the batch's engineered-feature matrix (a Prediction's own by
+    default), is logged as ``feature:<name>`` columns (selected for the sampled rows
+    by the writer thread).
     """
     from nids.monitoring.prediction_log import build_log_frame
 
     try:
-        frame = build_log_frame(
-            flows,
-            pred,
+        frame = flows.frame() if isinstance(flows, FlowBatch) else flows
+        if features is None and isinstance(pred, Prediction):
+            features = pred.features
+        scored = (
+            {"score": pred.scores, "is_alert": pred.is_alert}
+            if isinstance(pred, Prediction)
+            else pred
+        )
+        out = build_log_frame(
+            frame,
+            scored,  # type: ignore[arg-type]
             model_name=served.ref.name,
             model_version=served.ref.version,
             variant=variant,
         )
         if elapsed_s is not None:  # the batch's scoring time, per flow row (A/B latency)
-            frame["latency_ms"] = elapsed_s * 1000.0
+            out["latency_ms"] = elapsed_s * 1000.0
         if features is None:
-            ctx.prediction_log.submit(frame)
+            ctx.prediction_log.submit(out)
         else:
             names = served.scorer.feature_names
-            ctx.prediction_log.submit(frame, features=features, feature_names=names)
+            ctx.prediction_log.submit(out, features=features, feature_names=names)
     except Exception:  # the log must never fail a request
         log.exception("prediction log: could not build the log frame")
