@@ -227,18 +227,18 @@ def _cpu_breakdown(settings: Any, flows: list[dict[str, Any]]) -> None:
 
 
 def _cpu_stages(body: bytes, served: Any, ctx: Any, repeats: int) -> dict[str, float]:
-    from nids.serving.parsing import parse_body
+    from nids.serving.parsing import parse_flows
     from nids.serving.scoring import score_request
 
     scorer = served.scorer
-    frame = parse_body(body, None, max_flows=10_000)
-    x = scorer.features(frame)
+    columns = parse_flows(body, None, max_flows=10_000).columns
+    x = scorer.features(columns)
     stages = {
-        "parse": lambda: parse_body(body, None, max_flows=10_000),
-        "features": lambda: scorer.features(frame, state=served.context),
+        "parse": lambda: parse_flows(body, None, max_flows=10_000),
+        "features": lambda: scorer.features(columns, state=served.context),
         "forest": lambda: scorer.score_features(x),
-        "predict": lambda: scorer.predict_frame(frame, state=served.context),
-        "whole": lambda: score_request(parse_body(body, None, max_flows=10_000), served, ctx),
+        "predict": lambda: scorer.predict(columns, state=served.context),
+        "whole": lambda: score_request(parse_flows(body, None, max_flows=10_000), served, ctx),
     }
     cpu = {}
     for name, fn in stages.items():

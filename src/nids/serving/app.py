@@ -8,7 +8,6 @@ sink, the prediction log and the hot-reload poller, and drains them on shutdown.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,26 +21,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from nids.errors import NidsError, SchemaError
 from nids.serving import schemas
 from nids.serving.alerts import AllowList
+from nids.serving.endpoint import ApiError, ScoreEndpoint, error_answer, token_check
 from nids.serving.holder import ModelHolder, ModelLoader, VersionProbe, registry_version_probe
 from nids.serving.metrics import ServiceMetrics
-from nids.serving.parsing import TooManyFlowsError, UnsupportedMediaTypeError, parse_flows
-from nids.serving.scoring import ScoringContext, score_request
+from nids.serving.scoring import ScoringContext
 from nids.settings import Settings
 
 log = logging.getLogger("nids.serving")
 ENDPOINTS = ("/v1/score", "/v1/model", "/healthz", "/readyz", "/metrics", "/v1/feedback")
-
-
-class ApiError(Exception):
-    """An HTTP error answered as ``{"detail": ..., "errors": [...]}``."""
-
-    def __init__(
-        self, status: int, detail: str, *, row: int | None = None, field: str | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.errors = [{"row": row, "field": field}] if (row or field) else []
 
 
 def _default_loader(uri: str, settings: Settings) -> Any:
@@ -97,11 +84,19 @@ def create_app(
     app.state.settings, app.state.holder, app.state.ctx = settings, holder, ctx
     app.state.metrics = metrics
     app.state.ab_router = None  # nids.abtest.router.ExperimentRouter when ab_config is set
-    check_token = _token_check(settings)
+    check_token = token_check(settings.api_token.get_secret_value() if settings.api_token else None)
     auth = _auth_dependency(check_token)
     open_auth = [] if settings.open_health_endpoints else [Depends(auth)]
     _install_error_handlers(app)
-    app.add_middleware(_ObserveRequests, metrics=metrics, holder=holder)
+
+    endpoint = ScoreEndpoint(
+        app=app,
+        holder=holder,
+        ctx=ctx,
+        check_token=check_token,
+        max_body_bytes=settings.max_body_bytes,
+        max_flows=settings.max_flows_per_request,
+    )
 
     @app.post(
         "/v1/score",
@@ -112,46 +107,25 @@ def create_app(
     async def score(request: Request) -> Response:
         """Score a batch of flows (JSON, NDJSON, Arrow IPC or parquet body).
 
-        The hot route takes no FastAPI dependencies or body/query models (each costs a
-        threadpool hop or a validation pass per request): auth, the ``explain``
-        parameter and the body are checked here; the OpenAPI schema declares them.
+        ``POST /v1/score`` is answered by :class:`~nids.serving.endpoint.ScoreEndpoint`
+        before FastAPI routing (see there); this route documents it and answers the
+        same way if reached.
         """
-        check_token(request)
-        explain = request.query_params.get("explain", "alerts")
-        if explain not in EXPLAIN_CHOICES:
-            raise ApiError(422, "explain must be alerts, all or none", field="explain")
-        served = holder.current
-        if served is None:
-            raise ApiError(503, "no verified model loaded yet")
-        body = await _read_body(request, settings.max_body_bytes)
-        try:
-            flows = parse_flows(
-                body,
-                request.headers.get("content-type"),
-                max_flows=settings.max_flows_per_request,
-            )
-        except TooManyFlowsError as exc:
-            raise ApiError(413, exc.message, field="flows") from None
-        except UnsupportedMediaTypeError as exc:
-            raise ApiError(415, str(exc)) from None
-        except SchemaError as exc:
-            raise ApiError(422, exc.message, row=exc.line, field=exc.field) from None
-        router = app.state.ab_router
-        if router is not None:  # A/B: each flow is scored by its variant
-            frame = flows.frame()
-            answer = await _run(
-                len(flows),
-                router.score,
-                frame,
-                ctx,
-                headers=request.headers,
-                explain=explain,
-                body=body,  # the shadows get the request as received
-                content_type=request.headers.get("content-type"),
-            )
-        else:
-            answer = await _run(len(flows), score_request, flows, served, ctx, explain=explain)
-        return Response(answer, media_type="application/json")
+
+        async def read(limit: int) -> bytes:
+            chunks, size = [], 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, f"body exceeds the {limit}-byte limit")
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+        status, body, extra = await endpoint.answer(
+            dict(request.headers.raw), request.scope.get("query_string", b""), read
+        )
+        headers = {k.decode(): v.decode() for k, v in extra}
+        return Response(body, status_code=status, media_type="application/json", headers=headers)
 
     @app.get(
         "/v1/model",
@@ -228,6 +202,7 @@ def create_app(
 
         app.include_router(experiment_router(app), dependencies=[Depends(auth)])
     app.openapi = _openapi_with_request_models(app)  # type: ignore[method-assign]
+    app.add_middleware(_ObserveRequests, metrics=metrics, holder=holder, score=endpoint)
     return app
 
 
@@ -313,66 +288,20 @@ def _include_feedback(
     )
 
 
-def _token_check(settings: Settings) -> Callable[[Request], None]:
-    """Raises a 401 ApiError unless the request carries the bearer token (if one is set)."""
-    token = settings.api_token.get_secret_value() if settings.api_token else None
-    expected = f"Bearer {token}".encode() if token else None
-
-    def check_token(request: Request) -> None:
-        if expected is None:
-            return
-        given = request.headers.get("authorization", "").encode()
-        if not secrets.compare_digest(given, expected):
-            raise ApiError(401, "missing or invalid bearer token")
-
-    return check_token
-
-
-def _auth_dependency(check_token: Callable[[Request], None]) -> Callable[[Request], Any]:
+def _auth_dependency(check_token: Callable[[bytes], None]) -> Callable[[Request], Any]:
     """The token check as a FastAPI dependency (async: no threadpool hop)."""
 
     async def check(request: Request) -> None:
-        check_token(request)
+        check_token(request.headers.get("authorization", "").encode())
 
     return check
 
 
-#: Batches up to this many flows are scored inline on the event loop (a threadpool hop
-#: costs more than scoring them); larger ones in a worker thread, so the loop keeps
-#: accepting requests meanwhile.
-INLINE_MAX_FLOWS = 256
-EXPLAIN_CHOICES = ("alerts", "all", "none")
-
-
-async def _run(n_flows: int, fn: Callable[..., bytes], *args: Any, **kwargs: Any) -> bytes:
-    if n_flows <= INLINE_MAX_FLOWS:
-        return fn(*args, **kwargs)
-    from functools import partial
-
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(partial(fn, *args, **kwargs))
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"body of {declared} bytes exceeds the {limit}-byte limit")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"body exceeds the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _install_error_handlers(app: FastAPI) -> None:
     def answer(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> Response:
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return JSONResponse(
-            {"detail": detail, "errors": errors or []}, status_code=status, headers=headers
-        )
+        code, body, extra = error_answer(status, detail, errors)
+        headers = {k.decode(): v.decode() for k, v in extra}
+        return Response(body, status_code=code, media_type="application/json", headers=headers)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
@@ -401,12 +330,19 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 class _ObserveRequests:
-    """Pure ASGI middleware: latency by endpoint/model version and count by status."""
+    """Pure ASGI middleware: latency by endpoint/model version and count by status.
 
-    def __init__(self, app: Any, metrics: ServiceMetrics, holder: ModelHolder) -> None:
+    It also hands ``POST /v1/score`` to ``score`` directly (the hot path skips
+    FastAPI's routing and per-request machinery; see :mod:`nids.serving.endpoint`).
+    """
+
+    def __init__(
+        self, app: Any, metrics: ServiceMetrics, holder: ModelHolder, score: ScoreEndpoint
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.holder = holder
+        self.score = score
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -421,8 +357,10 @@ class _ObserveRequests:
                 status = int(message["status"])
             await send(message)
 
+        path = scope.get("path", "")
+        handler = self.score if path == "/v1/score" and scope["method"] == "POST" else self.app
         try:
-            await self.app(scope, receive, send_and_note)
+            await handler(scope, receive, send_and_note)
         finally:
             path = scope.get("path", "")
             endpoint = next((e for e in ENDPOINTS if path.startswith(e)), "other")
