@@ -170,3 +170,13 @@ class Prediction:
     is_alert: np.ndarray  # scores strictly above the threshold
     threshold: float
     top_features: list[list[dict[str, Any]]]  # reasons; [] for unexplained rows
+
+    def rows(self, start: int, stop: int) -> Prediction:
+        """The prediction of rows ``start:stop`` (views, not copies)."""
+        return Prediction(
+            self.features[start:stop],
+            self.scores[start:stop],
+            self.is_alert[start:stop],
+            self.threshold,
+            self.top_features[start:stop],
+        )

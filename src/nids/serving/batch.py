@@ -33,6 +33,12 @@ class FlowBatch:
         frame = frame.reset_index(drop=True)
         return cls(frame_columns(frame), frame)
 
+    @classmethod
+    def concat(cls, batches: list[FlowBatch]) -> FlowBatch:
+        """One batch of several (same columns), rows in order."""
+        names = list(batches[0].columns)
+        return cls({name: np.concatenate([b.columns[name] for b in batches]) for name in names})
+
     def __len__(self) -> int:
         return self._n
 

@@ -10,6 +10,7 @@ limits, validation and error bodies are the same as everywhere else in the servi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
@@ -84,6 +85,7 @@ class ScoreEndpoint:
         self.check_token = check_token
         self.max_body_bytes = max_body_bytes
         self.max_flows = max_flows
+        self._coalescer = Coalescer(ctx)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """The raw ASGI route."""
@@ -177,6 +179,8 @@ class ScoreEndpoint:
                 body=body,  # the shadows get the request as received
                 content_type=content_type.decode("latin-1") if content_type else None,
             )
+        elif len(flows) <= INLINE_MAX_FLOWS:
+            return await self._coalescer.score(flows, served, explain)
         else:
             score = partial(score_request, flows, served, self.ctx, explain=explain)
         if len(flows) <= INLINE_MAX_FLOWS:
@@ -184,6 +188,71 @@ class ScoreEndpoint:
         from starlette.concurrency import run_in_threadpool
 
         return await run_in_threadpool(score)
+
+
+class Coalescer:
+    """Scores the small requests that are ready at the same moment in one Scorer call.
+
+    A request appends itself and waits; the first one schedules a flush for the end
+    of the event loop's current round, so everything that arrived meanwhile (under
+    concurrent load: several requests) is scored together by
+    :func:`~nids.serving.scoring.score_many`. Alone, a request waits for nothing.
+    Requests are grouped by model and ``explain``; a group is capped at
+    ``max_flows`` so one flush never blocks the loop for long.
+    """
+
+    def __init__(self, ctx: ScoringContext, *, max_flows: int = 1024) -> None:
+        self.ctx = ctx
+        self.max_flows = max_flows
+        self._pending: list[tuple[Any, Any, str, asyncio.Future[bytes]]] = []
+        self._scheduled = False
+
+    async def score(self, flows: Any, served: Any, explain: str) -> bytes:
+        """The response body of ``flows``, scored with whatever else is pending."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bytes] = loop.create_future()
+        self._pending.append((flows, served, explain, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        pending, self._pending = self._pending, []
+        groups: dict[tuple[int, str, tuple[str, ...]], list[Any]] = {}
+        for item in pending:
+            flows, served, explain, _ = item
+            groups.setdefault((id(served), explain, tuple(flows.columns)), []).append(item)
+        for items in groups.values():
+            chunk: list[Any] = []
+            size = 0
+            for item in items:
+                if chunk and size + len(item[0]) > self.max_flows:
+                    self._score(chunk)
+                    chunk, size = [], 0
+                chunk.append(item)
+                size += len(item[0])
+            self._score(chunk)
+
+    def _score(self, items: list[Any]) -> None:
+        from nids.serving.scoring import score_many
+
+        _, served, explain, _ = items[0]
+        try:
+            bodies = score_many([i[0] for i in items], served, self.ctx, explain=explain)
+        except Exception as exc:
+            if len(items) > 1:  # one odd request must not fail the others: one by one
+                for item in items:
+                    self._score([item])
+                return
+            for *_, future in items:  # the request answers it (500 or its NidsError)
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (*_, future), body in zip(items, bodies, strict=True):
+            if not future.done():
+                future.set_result(body)
 
 
 class _Disconnected(Exception):

@@ -81,6 +81,46 @@ def score_results(
     with served.lock:
         pred = served.scorer.predict(batch.columns, state=served.context, explain=explain)
     elapsed = time.perf_counter() - start
+    return finish_results(batch, pred, served, ctx, variant=variant, elapsed_s=elapsed)
+
+
+def score_many(
+    batches: list[FlowBatch], served: ServedModel, ctx: ScoringContext, *, explain: str = "alerts"
+) -> list[bytes]:
+    """Response bodies of several requests' flows scored in ONE Scorer call.
+
+    Per request, results, alerts, metrics and the prediction log are exactly as if
+    it had been scored alone; the online host state sees the requests' flows in time
+    order, as it would see them in one request. Saves the fixed cost of a Scorer call
+    (most of the CPU of a single-flow request) per request coalesced.
+    """
+    if len(batches) == 1:
+        return [score_request(batches[0], served, ctx, explain=explain)]
+    combined = FlowBatch.concat(batches)
+    start = time.perf_counter()
+    with served.lock:
+        pred = served.scorer.predict(combined.columns, state=served.context, explain=explain)
+    elapsed = time.perf_counter() - start
+    bodies, offset = [], 0
+    for batch in batches:
+        part = pred.rows(offset, offset + len(batch))
+        offset += len(batch)
+        results, n_alerts = finish_results(batch, part, served, ctx, elapsed_s=elapsed)
+        bodies.append(response_body(served.ref, results, n_alerts))
+    return bodies
+
+
+def finish_results(
+    batch: FlowBatch,
+    pred: Prediction,
+    served: ServedModel,
+    ctx: ScoringContext,
+    *,
+    variant: str = VARIANT,
+    elapsed_s: float | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Metrics, alerts, prediction log and per-flow results of one scored batch."""
+    elapsed = elapsed_s
     scores, is_alert, top = pred.scores, pred.is_alert, pred.top_features
     if served.monitor is not None:  # drift gauges: queues the arrays, checked off-path
         served.monitor.observe(pred.features, scores, is_alert)
