@@ -3,7 +3,9 @@
 Generates the archive once (``--flows`` split into ``--files`` daily parquet files with
 `nids generate`'s generator), fits a model with the default settings on a 200k-flow
 sample of the first day, then times ``score_local`` and ``score_spark`` (local[N]) over
-the whole archive. Prints flows/s, flows/s per core and Spark's overhead per flow.
+the whole archive. Prints flows/s, flows/s per core (total / cores of the machine: the
+local engine uses both, see nids.batch.pipeline), the local engine's flows per
+CPU-second (all its threads; load-independent) and Spark's overhead per flow.
 
     .venv/bin/python benchmarks/batch_bench.py --flows 10000000 --files 10 \
         --data-dir /tmp/nids-batch-bench/flows --out /tmp/nids-batch-bench/out
@@ -84,8 +86,13 @@ def main() -> None:
         out = args.out / engine
         shutil.rmtree(out, ignore_errors=True)
         started = time.perf_counter()
+        cpu_started = time.process_time()
         if engine == "local":
             summary = score_local(scorer, tag, source, str(out))
+            # All threads of this process (reader, scorer, parallel forest, writer):
+            # unlike wall time, not inflated by other jobs on a shared machine.
+            cpu = time.process_time() - cpu_started
+            print(f"local: {cpu:.1f} CPU-s = {summary.rows / cpu:,.0f} flows per CPU-second")
         else:
             spark = spark_session(Settings(spark_master=args.spark_master))
             session_s = time.perf_counter() - started

@@ -7,6 +7,7 @@ the caller's host-context state and appends the result, model and partition colu
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -67,17 +68,23 @@ def score_chunk(
 ) -> pa.Table:
     """Score ``flows`` (canonical columns plus ``source_file``/``source_row``) into an
     Arrow table with :data:`OUTPUT_SCHEMA`, advancing the host-context ``state``."""
-    pred = scorer.predict_frame(flows, state=state, explain=explain)
+    pred = scorer.predict(flows, state=state, explain=explain)
     date, hour = partition_values(flows["ts"])
     n = len(flows)
+    # Reasons exist for the explained rows only (alerts by default): JSON just those,
+    # the same text as Scorer.predict_frame.
+    top = np.full(n, "[]", dtype=object)
+    for row, items in enumerate(pred.top_features):
+        if items:
+            top[row] = json.dumps(items)
     table = to_table(flows)
     extra = [
         pa.array(flows["source_file"].astype(object).to_numpy(), pa.string()),
         pa.array(flows["source_row"].to_numpy(np.int64), pa.int64()),
-        pa.array(pred["score"].to_numpy(np.float64), pa.float64()),
-        pa.array(pred["is_alert"].to_numpy(bool), pa.bool_()),
-        pa.array(pred["threshold"].to_numpy(np.float64), pa.float64()),
-        pa.array(pred["top_features"].astype(object).to_numpy(), pa.string()),
+        pa.array(pred.scores, pa.float64()),
+        pa.array(pred.is_alert, pa.bool_()),
+        pa.array(np.full(n, pred.threshold), pa.float64()),
+        pa.array(top, pa.string()),
         pa.repeat(pa.scalar(model.name, pa.string()), n),
         pa.repeat(pa.scalar(model.version, pa.string()), n),
         pa.array(date, pa.string()),
