@@ -19,6 +19,7 @@ import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/nids-batch-bench/out"))
     parser.add_argument("--engines", default="local,spark")
     parser.add_argument("--spark-master", default="local[2]")
+    parser.add_argument(
+        "--stages", action="store_true", help="also print CPU seconds per stage"
+    )
     args = parser.parse_args()
 
     from nids.batch.local import score_local
@@ -81,8 +85,10 @@ def main() -> None:
     source = ensure_archive(args.data_dir, args.flows, args.files)
     scorer, tag = fit_model(source)
     scorer.score(read_small(source))  # compile numba kernels outside the timings
+    if args.stages:
+        stage_cpu(scorer, tag, source, args.out / "stages")
     figures: dict[str, float] = {}
-    for engine in args.engines.split(","):
+    for engine in filter(None, args.engines.split(",")):  # --engines "": stages only
         out = args.out / engine
         shutil.rmtree(out, ignore_errors=True)
         started = time.perf_counter()
@@ -110,6 +116,55 @@ def main() -> None:
         extra_us = (figures["spark"] - figures["local"]) / rows * 1e6
         print(f"spark overhead vs local: {extra_us:.2f} µs per flow (wall, same cores)")
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
+
+
+def stage_cpu(scorer: Any, tag: Any, source: str, out: Path, batches: int = 2) -> None:
+    """CPU seconds per 1M flows of each stage over the first reader batches, one stage
+    at a time (process CPU time: pyarrow's own threads count; the forest kernel is
+    forced serial): what each stage costs."""
+    from nids.batch.frames import score_chunk
+    from nids.batch.local import identified_batches
+    from nids.batch.options import BatchOptions
+    from nids.batch.writer import PartitionedWriter
+    from nids.data.readers import ReadReport
+    from nids.model import fastforest
+
+    parallel_min, fastforest.PARALLEL_MIN_ROWS = fastforest.PARALLEL_MIN_ROWS, 1 << 62
+    shutil.rmtree(out, ignore_errors=True)
+    writer = PartitionedWriter(str(out))
+    cpu: dict[str, float] = {}
+    rows = 0
+    batch_iter = identified_batches(source, ReadReport(), BatchOptions())
+    try:
+        for _ in range(batches):
+            mark = time.process_time()
+
+            def lap(stage: str) -> None:
+                nonlocal mark
+                now = time.process_time()
+                cpu[stage] = cpu.get(stage, 0.0) + now - mark
+                mark = now
+
+            flows = next(batch_iter)
+            lap("read + validate (pandas)")
+            x = scorer.features(flows, state=scorer.features_step.new_state())
+            lap("features (incl. host context)")
+            scorer.score_features(x)
+            lap("forest")
+            table = score_chunk(
+                scorer, flows, state=scorer.features_step.new_state(), model=tag, explain="alerts"
+            )
+            lap("score_chunk (features + forest + explain + Arrow)")
+            writer.write(table)
+            lap("write partitioned parquet")
+            rows += len(flows)
+    finally:
+        writer.abort()
+        fastforest.PARALLEL_MIN_ROWS = parallel_min
+    for stage, seconds in cpu.items():
+        print(f"  {stage:52} {seconds / rows * 1e6:5.2f} CPU-s per 1M flows")
+    end_to_end = sum(v for k, v in cpu.items() if not k.startswith(("features", "forest")))
+    print(f"  {'end to end on one core':52} {end_to_end / rows * 1e6:5.2f} CPU-s per 1M flows")
 
 
 def read_small(source: str) -> object:

@@ -7,7 +7,10 @@ the caller's host-context state and appends the result, model and partition colu
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -63,12 +66,27 @@ def partition_values(ts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return labels[codes], (hours % 24).astype(np.int32)
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def score_chunk(
     scorer: Any, flows: pd.DataFrame, *, state: Any, model: ModelTag, explain: Explain
 ) -> pa.Table:
     """Score ``flows`` (canonical columns plus ``source_file``/``source_row``) into an
     Arrow table with :data:`OUTPUT_SCHEMA`, advancing the host-context ``state``."""
-    pred = scorer.predict(flows, state=state, explain=explain)
+    # Scorer.predict builds one (empty) reasons list per flow; with the cyclic GC on,
+    # those 500k containers trigger full collections costing ~0.6 CPU-s per 1M flows.
+    # Nothing in scoring creates reference cycles, so collection waits until after.
+    with _gc_paused():
+        pred = scorer.predict(flows, state=state, explain=explain)
     date, hour = partition_values(flows["ts"])
     n = len(flows)
     # Reasons exist for the explained rows only (alerts by default): JSON just those,
