@@ -85,12 +85,6 @@ def _is_null(value: Any) -> bool:
 
 def _factorize_raw(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """(codes with -1 for null, raw uniques in order of first appearance)."""
-    if len(values) <= SMALL_N:
-        seen: dict[Any, int] = {}
-        codes = np.empty(len(values), dtype=np.int64)
-        for i, value in enumerate(values):
-            codes[i] = -1 if _is_null(value) else seen.setdefault(value, len(seen))
-        return codes, list(seen)
     series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
     codes, raw = pd.factorize(series, use_na_sentinel=True)
     return codes, list(raw)
@@ -113,7 +107,35 @@ def factorize_text(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarr
 
     Everything per distinct value is then computed once and broadcast with ``codes``.
     """
+    if len(values) <= SMALL_N:
+        return _factorize_small(values)
     return _normalise(*_factorize_raw(values))
+
+
+# Normalised spellings of the strings online requests repeat (protocols, states,
+# services, addresses); bounded, cleared when full.
+_NORMALISED: dict[str, str] = {}
+_NORMALISED_MAX = 100_000
+
+
+def _factorize_small(values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`factorize_text` of a few values in one Python pass (same codes/uniques)."""
+    index: dict[str, int] = {}
+    codes = []
+    for value in values:
+        if type(value) is str:
+            text = _NORMALISED.get(value)
+            if text is None:
+                if len(_NORMALISED) >= _NORMALISED_MAX:
+                    _NORMALISED.clear()
+                text = _NORMALISED[value] = value.strip().lower()
+        elif _is_null(value):
+            text = ""
+        else:
+            text = str(value).strip().lower()
+        codes.append(index.setdefault(text, len(index)))
+    index.setdefault("", len(index))  # null's value is always among the uniques
+    return np.array(codes, dtype=np.int64), np.array(list(index), dtype=object)
 
 
 class FlowView:
@@ -141,8 +163,12 @@ class FlowView:
             if column not in self._present:
                 values = np.zeros(self._n, dtype=np.float64)
             else:
-                values = _float_values(self.flows[column], nan=0.0)
-                values = np.where(np.isfinite(values) & (values > 0), values, 0.0)
+                raw = self.flows[column]
+                values = _float_values(raw, nan=0.0)
+                if isinstance(raw, np.ndarray) and raw.dtype.kind in "iu":
+                    values = np.maximum(values, 0.0)  # integers: always finite
+                else:
+                    values = np.where(np.isfinite(values) & (values > 0), values, 0.0)
             self._numeric[column] = values
         return self._numeric[column]
 

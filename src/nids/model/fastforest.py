@@ -190,6 +190,23 @@ def _perfect_sums(
     return out, has_nan
 
 
+@njit(cache=True, nogil=True)
+def _perfect_sums_serial(
+    rows: np.ndarray, depth: int, nodes: np.ndarray, leaf: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    # Not the parallel kernel with parallel_blocks=False: under parallel=True numba
+    # turns even the allocations into parallel loops, so every call woke the thread
+    # pool (~4 ms of spinning CPU per single-row call on a loaded machine).
+    n = rows.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    has_nan = np.zeros(n, dtype=np.bool_)
+    n_blocks = (n + _BLOCK_ROWS - 1) // _BLOCK_ROWS
+    for b in range(n_blocks):
+        stop = min(n, (b + 1) * _BLOCK_ROWS)
+        _perfect_block(rows, b * _BLOCK_ROWS, stop, out, has_nan, depth, nodes, leaf)
+    return out, has_nan
+
+
 def float_keys(values: np.ndarray) -> np.ndarray:
     """int32 keys of float32 values with the same order (``a > b`` iff ``key(a) > key(b)``).
 
@@ -427,7 +444,7 @@ class CompiledForest:
             finally:
                 _PARALLEL_LOCK.release()
         else:
-            out, has_nan = _perfect_sums(arr, False, depth, nodes, leaf)
+            out, has_nan = _perfect_sums_serial(arr, depth, nodes, leaf)
         if has_nan.any():
             out[has_nan] = self._walk(self._prepare(arr[has_nan]))
         return out
