@@ -101,13 +101,17 @@ def _ints(values: list[Any], high: int) -> np.ndarray:
 
 
 def _texts(values: list[Any] | None, n: int) -> list[str | None]:
+    """Stripped text, blank -> None; computed once per distinct value."""
     if values is None:
         return [None] * n
-    out = []
-    for value in values:
-        text = value.strip() if isinstance(value, str) else None
-        out.append(text or None)
-    return out
+    distinct = {v: (v.strip() or None) if isinstance(v, str) else None for v in set(values)}
+    return list(map(distinct.__getitem__, values))
+
+
+def _mapped(values: list[Any], fn: Any) -> list[Any]:
+    """``[fn(v) for v in values]``, calling ``fn`` once per distinct value."""
+    distinct = {v: fn(v) for v in set(values)}
+    return list(map(distinct.__getitem__, values))
 
 
 @lru_cache(maxsize=65536)
@@ -157,9 +161,9 @@ def _columns(columns: dict[str, list[Any]]) -> dict[str, np.ndarray]:
     labels = [t.lower() if t else None for t in _texts(columns.get("label"), n)]
     if any(t is not None and t not in LABELS for t in labels):
         raise Unsure
-    src = [_ip(v) for v in columns["src_ip"]]
-    dst = [_ip(v) for v in columns["dst_ip"]]
-    proto = [_proto(str(v)) for v in columns["proto"]]
+    src = _mapped(columns["src_ip"], _ip)
+    dst = _mapped(columns["dst_ip"], _ip)
+    proto = _mapped(columns["proto"], lambda v: _proto(str(v)))
     given = _texts(columns.get("community_id"), n)
     sport, dport = ints["src_port"].tolist(), ints["dst_port"].tolist()
     cids = [

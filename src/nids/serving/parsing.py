@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,21 +137,26 @@ def typed_columns(rows: Sequence[Any]) -> dict[str, list[Any]]:
     for i, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
             raise SchemaError("each flow must be a JSON object", source=SOURCE, line=i)
-    keys = set().union(*(row.keys() for row in rows))
+    first_keys = rows[0].keys() if rows else {}.keys()
+    uniform = all(row.keys() == first_keys for row in rows)
+    keys = set(first_keys) if uniform else set().union(*(row.keys() for row in rows))
     unknown = sorted(keys - _ALLOWED)
     if unknown:
         first = next(i for i, row in enumerate(rows, start=1) if unknown[0] in row)
         raise SchemaError("unknown field", source=SOURCE, line=first, field=unknown[0])
-    columns: dict[str, list[Any]] = {}
-    for name in INPUT_COLUMNS + LABEL_COLUMNS:
-        if name not in keys:
-            if name in REQUIRED_COLUMNS:
-                raise SchemaError("required field missing", source=SOURCE, line=1, field=name)
-            continue
-        values = [row.get(name, _MISSING) for row in rows]
+    names = [name for name in INPUT_COLUMNS + LABEL_COLUMNS if name in keys]
+    missing = [name for name in REQUIRED_COLUMNS if name not in keys]
+    if missing:
+        raise SchemaError("required field missing", source=SOURCE, line=1, field=missing[0])
+    if uniform and len(names) > 1:
+        # Every row has the same fields (the usual case): transpose in C.
+        transposed = zip(*map(operator.itemgetter(*names), rows), strict=True)
+        raw = dict(zip(names, map(list, transposed), strict=True))
+    else:
+        raw = {name: [row.get(name, _MISSING) for row in rows] for name in names}
+    for name, values in raw.items():
         _check_types(name, values)
-        columns[name] = values
-    return columns
+    return raw
 
 
 _MISSING = object()
@@ -169,11 +175,15 @@ def _check_types(name: str, values: list[Any]) -> None:
                 raise SchemaError(
                     f"must be {what}, got {_json_type(value)}", source=SOURCE, line=i, field=name
                 )
-    if _MISSING in values:  # optional and absent: null
+    if object in present:  # optional and absent in some rows: null
         for i, value in enumerate(values):
             if value is _MISSING:
                 values[i] = None
-    if float in present:  # NaN/inf cannot come from JSON, but guard the arithmetic anyway
+    # NaN/inf cannot come from JSON, but guard the arithmetic anyway (vectorised when
+    # the column is all numbers, the usual case).
+    if float in present and not (
+        present <= {int, float} and bool(np.isfinite(np.asarray(values, dtype=np.float64)).all())
+    ):
         for i, value in enumerate(values, start=1):
             if isinstance(value, float) and not math.isfinite(value):
                 raise SchemaError("must be finite", source=SOURCE, line=i, field=name)
