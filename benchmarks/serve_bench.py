@@ -12,6 +12,7 @@ the same (2-core) machine, so absolute figures are pessimistic; the ratios count
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -68,6 +70,12 @@ def _drive(
     budget_s: float,
     flows: int,
 ) -> Result:
+    """``concurrency`` keep-alive connections posting ``body`` until ``total`` or the budget.
+
+    The load generator is the standard library's http.client with keep-alive (~0.2 ms
+    of CPU a request here), so on a 2-core machine it leaves the servers about a core.
+    """
+    parsed = urlsplit(url)
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -75,19 +83,24 @@ def _drive(
     deadline = time.monotonic() + budget_s
 
     def worker() -> None:
-        with httpx.Client(timeout=120) as client:
+        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=120)
+        try:
             while True:
                 with lock:
                     if counter[0] >= total or time.monotonic() > deadline:
                         return
                     counter[0] += 1
                 start = time.perf_counter()
-                response = client.post(url, content=body, headers=headers)
+                conn.request("POST", parsed.path, body, headers)
+                response = conn.getresponse()
+                response.read()
                 elapsed = time.perf_counter() - start
                 with lock:
                     latencies.append(elapsed)
-                    if response.status_code != 200:
+                    if response.status != 200:
                         errors[0] += 1
+        finally:
+            conn.close()
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     start = time.perf_counter()
@@ -96,6 +109,22 @@ def _drive(
     for t in threads:
         t.join()
     return Result(latencies, time.perf_counter() - start, errors[0], flows)
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its live descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return total
 
 
 def _wait(url: str, timeout: float = 900) -> None:
@@ -140,6 +169,7 @@ def main() -> None:
         action="store_true",
         help="only the in-process CPU-time breakdown of one request (no servers)",
     )
+    parser.add_argument("--only", choices=["ours", "mlflow"], help="drive one server (no ratios)")
     args = parser.parse_args()
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -159,47 +189,55 @@ def main() -> None:
             NIDS_RELOAD_INTERVAL_S="0",
         )
         ours_port, mlflow_port = 18181, 18182
+        mlflow_cmd = [
+            str(bin_dir / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            f"models:/nids-isoforest/{version}",
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(mlflow_port),
+            "--workers",
+            "1",
+        ]
+        commands = {
+            "ours": [str(bin_dir / "nids"), "serve", "--port", str(ours_port)],
+            "mlflow": mlflow_cmd,
+        }
+        pids: dict[str, int] = {}
         try:
-            procs.append(
-                subprocess.Popen(
-                    [str(bin_dir / "nids"), "serve", "--port", str(ours_port)],
+            for server, command in commands.items():
+                if args.only not in (None, server):
+                    continue
+                proc = subprocess.Popen(
+                    command,
                     env=env,
                     cwd=tmp,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            )
-            procs.append(
-                subprocess.Popen(
-                    [
-                        str(bin_dir / "mlflow"),
-                        "models",
-                        "serve",
-                        "-m",
-                        f"models:/nids-isoforest/{version}",
-                        "--env-manager",
-                        "local",
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        str(mlflow_port),
-                        "--workers",
-                        "1",
-                    ],
-                    env=env,
-                    cwd=tmp,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            _wait(f"http://127.0.0.1:{ours_port}/readyz")
-            _wait(f"http://127.0.0.1:{mlflow_port}/ping")
-            _run(ours_port, mlflow_port, flows, args.budget_s)
+                procs.append(proc)
+                pids[server] = proc.pid
+            if "ours" in pids:
+                _wait(f"http://127.0.0.1:{ours_port}/readyz")
+            if "mlflow" in pids:
+                _wait(f"http://127.0.0.1:{mlflow_port}/ping")
+            print(f"load before: {_load()}")
+            _run(ours_port, mlflow_port, flows, args.budget_s, pids, args.only)
+            print(f"load after: {_load()}")
         finally:
             for proc in procs:
                 proc.terminate()
             for proc in procs:
                 proc.wait(30)
+
+
+def _load() -> str:
+    return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _cpu_breakdown(settings: Any, flows: list[dict[str, Any]]) -> None:
@@ -264,35 +302,55 @@ def _bodies(flows: list[dict[str, Any]], n: int) -> tuple[bytes, bytes]:
     return ours, theirs
 
 
-def _run(ours_port: int, mlflow_port: int, flows: list[dict[str, Any]], budget: float) -> None:
+def _run(
+    ours_port: int,
+    mlflow_port: int,
+    flows: list[dict[str, Any]],
+    budget: float,
+    pids: dict[str, int],
+    only: str | None = None,
+) -> None:
     json_headers = {"content-type": "application/json"}
     ours_url = f"http://127.0.0.1:{ours_port}/v1/score"
     mlflow_url = f"http://127.0.0.1:{mlflow_port}/invocations"
-    for port_url, body in ((ours_url, _bodies(flows, 1)[0]), (mlflow_url, _bodies(flows, 1)[1])):
+    checks = [(ours_url, _bodies(flows, 1)[0]), (mlflow_url, _bodies(flows, 1)[1])]
+    for port_url, body in checks[:1] if only == "ours" else checks[1:] if only else checks:
         check = httpx.post(port_url, content=body, headers=json_headers, timeout=120)
         check.raise_for_status()  # both answer before anything is timed
-    header = f"{'scenario':18}{'server':8}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'flows/s':>10}{'errors':>7}"
+    header = (
+        f"{'scenario':18}{'server':8}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'flows/s':>10}"
+        f"{'errors':>7}{'CPU ms/req':>11}"
+    )
     print(header)
     ratios = []
     for name, n, concurrency, total in SCENARIOS:
         ours_body, mlflow_body = _bodies(flows, n)
         rows = {}
-        for server, url, body in (
-            ("ours", ours_url, ours_body),
-            ("mlflow", mlflow_url, mlflow_body),
-        ):
+        servers = [("ours", ours_url, ours_body), ("mlflow", mlflow_url, mlflow_body)]
+        for server, url, body in servers:
+            if only is not None and server != only:
+                continue
             # Warm up: every worker's first requests (connections, caches) are not timed.
             _drive(url, body, json_headers, concurrency, concurrency * 3, budget, n)
+            cpu_before = _cpu_s(pids[server])
             result = _drive(url, body, json_headers, concurrency, total, budget, n)
+            # Server CPU per request (its whole process tree): unlike wall-clock figures,
+            # hardly affected by other jobs on the machine.
+            cpu_ms = (_cpu_s(pids[server]) - cpu_before) * 1e3 / max(len(result.latencies), 1)
             rows[server] = result.row()
             p50, p99, rps, fps = rows[server]
             print(
-                f"{name:18}{server:8}{p50:9.2f}{p99:9.2f}{rps:9.0f}{fps:10.0f}{result.errors:7d}",
+                f"{name:18}{server:8}{p50:9.2f}{p99:9.2f}{rps:9.0f}{fps:10.0f}"
+                f"{result.errors:7d}{cpu_ms:11.3f}",
                 flush=True,
             )
+        if only is not None:
+            continue
         ratios.append(
             (name, rows["mlflow"][0] / rows["ours"][0], rows["ours"][2] / rows["mlflow"][2])
         )
+    if not ratios:
+        return
     print("\nratios (mlflow / ours): p50 latency, requests/s (ours / mlflow)")
     for name, latency_ratio, rps_ratio in ratios:
         print(f"  {name:18} p50 {latency_ratio:6.1f}x lower   req/s {rps_ratio:6.1f}x higher")
