@@ -70,9 +70,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/nids-batch-bench/out"))
     parser.add_argument("--engines", default="local,spark")
     parser.add_argument("--spark-master", default="local[2]")
-    parser.add_argument(
-        "--stages", action="store_true", help="also print CPU seconds per stage"
-    )
+    parser.add_argument("--stages", action="store_true", help="also print CPU seconds per stage")
     args = parser.parse_args()
 
     from nids.batch.local import score_local
