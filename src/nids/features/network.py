@@ -47,7 +47,7 @@ def in_networks(addresses: np.ndarray, nets: Sequence[Network]) -> np.ndarray:
 
 # Online scoring sees the same addresses request after request: remember membership
 # per network list (bounded; cleared when full, which only costs re-parsing).
-_MEMBER_CACHE: dict[tuple[str, ...], dict[str, bool]] = {}
+_MEMBER_CACHE: dict[tuple[Network, ...], dict[str, bool]] = {}
 _MEMBER_CACHE_MAX = 200_000
 
 
@@ -55,7 +55,9 @@ def member_of(uniques: np.ndarray, nets: Sequence[Network]) -> np.ndarray:
     """Membership of distinct address strings in ``nets``."""
     if not len(uniques) or not nets:
         return np.zeros(len(uniques), dtype=bool)
-    cache = _MEMBER_CACHE.setdefault(tuple(str(n) for n in nets), {})
+    # Keyed by the network objects (hashable, equal by value): str() of each network
+    # costs more than the whole lookup for a single-flow request.
+    cache = _MEMBER_CACHE.setdefault(tuple(nets), {})
     known = np.fromiter((cache.get(str(u)) for u in uniques), dtype=object, count=len(uniques))
     todo = np.flatnonzero(known == None)  # noqa: E711 - elementwise comparison
     if len(todo):

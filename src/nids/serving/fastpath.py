@@ -155,21 +155,28 @@ def _columns(columns: dict[str, list[Any]]) -> dict[str, np.ndarray]:
     if given_flags is None:
         flags = np.full(n, np.nan)
     else:
-        flags = np.array([np.nan if f is None else f for f in given_flags], dtype=np.float64)
+        flags = np.array(
+            given_flags
+            if None not in given_flags
+            else [np.nan if f is None else f for f in given_flags],
+            dtype=np.float64,
+        )
         if not bool(np.all(np.isnan(flags) | ((flags >= 0) & (flags <= 255)))):
             raise Unsure
-    labels = [t.lower() if t else None for t in _texts(columns.get("label"), n)]
+    labels = _mapped(_texts(columns.get("label"), n), lambda t: t.lower() if t else None)
     if any(t is not None and t not in LABELS for t in labels):
         raise Unsure
     src = _mapped(columns["src_ip"], _ip)
     dst = _mapped(columns["dst_ip"], _ip)
     proto = _mapped(columns["proto"], lambda v: _proto(str(v)))
     given = _texts(columns.get("community_id"), n)
-    sport, dport = ints["src_port"].tolist(), ints["dst_port"].tolist()
-    cids = [
-        cid or _community_id(src[i], dst[i], sport[i], dport[i], proto[i])
-        for i, cid in enumerate(given)
-    ]
+    cids = given
+    if not all(given):  # some flows came without their Community ID
+        sport, dport = ints["src_port"].tolist(), ints["dst_port"].tolist()
+        cids = [
+            cid or _community_id(src[i], dst[i], sport[i], dport[i], proto[i])
+            for i, cid in enumerate(given)
+        ]
     return {
         "ts": _timestamps(columns["ts"]).view("datetime64[us]"),
         "duration": duration,
