@@ -35,6 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "integration"), str(REPO / "tests")]  # test helpers
 
+URIS = ["models:/m/1", "models:/m/2", "models:/m/3"]
 SCENARIOS = [(1, 300), (100, 200), (1000, 60)]  # (flows per request, requests per service)
 
 
@@ -44,7 +45,7 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _handoff(pipeline: Any, records: list[dict[str, Any]], thresholds: dict[str, float]) -> None:
+def _handoff(pipeline: Any, thresholds: dict[str, float], records: list[dict[str, Any]]) -> None:
     """CPU cost of handing request bodies to a running shadow process, per batch."""
     import orjson
     from ab_helpers import loader_for
@@ -90,12 +91,30 @@ def _handoff(pipeline: Any, records: list[dict[str, Any]], thresholds: dict[str,
     shadow.close()
 
 
+def _models(trees: int) -> tuple[Any, dict[str, float]]:
+    """The pipeline and per-URI thresholds (deterministic: every process builds the same)."""
+    from nids.data.generator import generate_flows
+    from nids.model.pipeline import build_pipeline
+    from nids.model.scorer import Scorer
+    from nids.settings import Settings
+
+    pipeline = build_pipeline(Settings(n_estimators=trees, max_samples=256, seed=0))
+    pipeline.fit(generate_flows(5000, days=1, attack_share=0.0, seed=1))
+    scores = Scorer(pipeline, 0.5).score(generate_flows(20_000, days=1, attack_share=0.03, seed=2))
+    quantiles = dict(zip(URIS, (0.97, 0.99, 0.9), strict=True))
+    return pipeline, {u: float(np.quantile(scores, q)) for u, q in quantiles.items()}
+
+
 @contextmanager
-def _forked_service(app: Any, running_service: Any, port: int) -> Iterator[tuple[str, int]]:
-    """Serve ``app`` from a forked child process; yield its URL and pid once ready."""
+def _forked_service(experiment: Path, trees: int, port: int) -> Iterator[tuple[str, int]]:
+    """Serve an experiment from a forked child process; yield its URL and pid once ready.
+
+    The child builds the models itself: forking after the parent used OpenMP (the
+    forest's threads) is unsafe, so the parent forks before it scores anything.
+    """
     ctx = multiprocessing.get_context("fork")
     # not a daemon: the service spawns its shadow process (terminated in the finally below)
-    child = ctx.Process(target=_serve_forever, args=(app, running_service, port))
+    child = ctx.Process(target=_serve_forever, args=(experiment, trees, port))
     child.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
@@ -112,9 +131,21 @@ def _forked_service(app: Any, running_service: Any, port: int) -> Iterator[tuple
         child.join(10)
 
 
-def _serve_forever(app: Any, running_service: Any, port: int) -> None:
+def _serve_forever(experiment: Path, trees: int, port: int) -> None:
+    from ab_helpers import loader_for
+    from service_helpers import running_service
+
+    from nids.serving.app import create_app
+    from nids.settings import Settings
+
     # SIGTERM -> SystemExit: the app's lifespan shutdown runs (it stops the shadow process)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    pipeline, thresholds = _models(trees)
+    settings = Settings(
+        ab_config=experiment, model_uri="models:/x/9", reload_interval_s=0, alert_sink="none",
+        prediction_log_dir=None, feedback_db_url=f"sqlite:///{experiment.with_suffix('.db')}",
+    )  # fmt: skip
+    app = create_app(settings, model_loader=loader_for(pipeline, thresholds, {}))
     with running_service(app, port):
         while True:
             time.sleep(3600)
@@ -128,46 +159,29 @@ def main() -> None:
     parser.add_argument("--handoff", action="store_true", help="Also measure submit() alone.")
     args = parser.parse_args()
 
-    from ab_helpers import loader_for, write_experiment
+    from ab_helpers import write_experiment
     from rich.progress import track
-    from service_helpers import free_port, json_flows, running_service
+    from service_helpers import free_port, json_flows
 
     from nids.data.generator import generate_flows
-    from nids.model.pipeline import build_pipeline
-    from nids.model.scorer import Scorer
-    from nids.serving.app import create_app
-    from nids.settings import Settings
 
-    pipeline = build_pipeline(Settings(n_estimators=args.trees, max_samples=256, seed=0))
-    pipeline.fit(generate_flows(5000, days=1, attack_share=0.0, seed=1))
-    flows = generate_flows(20_000, days=1, attack_share=0.03, seed=2)
-    scores = Scorer(pipeline, 0.5).score(flows)
-    uris = ["models:/m/1", "models:/m/2", "models:/m/3"]
-    thresholds = {
-        u: float(np.quantile(scores, q)) for u, q in zip(uris, (0.97, 0.99, 0.9), strict=True)
-    }
-    records = json_flows(flows)
-    if args.handoff:
-        _handoff(pipeline, records, thresholds)
+    records = json_flows(generate_flows(20_000, days=1, attack_share=0.03, seed=2))
     variants = [
-        {"name": "control", "model_uri": uris[0], "weight": 0.8},
-        {"name": "candidate", "model_uri": uris[1], "weight": 0.2},
+        {"name": "control", "model_uri": URIS[0], "weight": 0.8},
+        {"name": "candidate", "model_uri": URIS[1], "weight": 0.2},
     ]
-    shadow = {"name": "shadow", "model_uri": uris[2], "shadow": True}
+    shadow = {"name": "shadow", "model_uri": URIS[2], "shadow": True}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         urls, pids = {}, {}
         for name, extra in (("no shadow", []), ("shadow", [shadow])):
             path = write_experiment(
                 Path(tmp) / f"{len(extra)}.yaml", {"name": "bench", "variants": variants + extra}
             )
-            settings = Settings(
-                ab_config=path, model_uri="models:/x/9", reload_interval_s=0, alert_sink="none",
-                prediction_log_dir=None, feedback_db_url=f"sqlite:///{tmp}/{len(extra)}.db",
-            )  # fmt: skip
-            app = create_app(settings, model_loader=loader_for(pipeline, thresholds, {}))
             urls[name], pids[name] = stack.enter_context(
-                _forked_service(app, running_service, free_port())
+                _forked_service(path, args.trees, free_port())
             )
+        if args.handoff:  # after the forks: it scores (OpenMP) in this process
+            _handoff(*_models(args.trees), records)
         client = stack.enter_context(httpx.Client(timeout=120))
         _wait_for_shadow(client, urls["shadow"], lambda s: s["alive"] and s["scored"] >= 0)
         while not all(
