@@ -6,8 +6,9 @@ parsing or serialising in the service. A full queue drops the batch, counted. Th
 queue's feeder thread pickles a ``bytes`` object (one copy) and writes it to a pipe
 with the GIL released. Everything else, parsing, scoring, the prediction log, runs
 in the shadow process (:mod:`nids.abtest.shadow_worker`, spawned, ``nice 19``),
-which reports its counters back; a monitor thread applies them to the service's
-Prometheus registry and restarts the process if it dies (counted, with backoff).
+which reports its counters back on a pipe; a monitor thread, blocked on that pipe
+with the GIL released, applies them to the service's Prometheus registry and,
+when the pipe closes, restarts the process (counted, with backoff).
 """
 
 from __future__ import annotations
@@ -99,8 +100,15 @@ class ShadowScorer:
     def close(self, timeout: float = 10.0) -> None:
         """Stop the process: it scores what is queued until ``timeout``, the rest is dropped."""
         self._closing.set()
+        gen = self._gen
+        if gen is not None:
+            with contextlib.suppress(queue.Full, ValueError, OSError):
+                gen.inbox.put(None, timeout=timeout)  # stop marker after what is queued
         if self._monitor is not None:
-            self._monitor.join(timeout + 5)
+            self._monitor.join(timeout)
+            if self._monitor.is_alive() and self._gen is not None:
+                self._gen.process.terminate()  # stuck: its end of the pipe closes, we wake
+                self._monitor.join(10)
             self._monitor = None
 
     # --- request path -----------------------------------------------------------------
@@ -156,28 +164,31 @@ class ShadowScorer:
 
         ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: own GIL, no forked locks
         inbox = ctx.Queue(maxsize=self.queue_size)
-        reports = ctx.Queue()
+        reports, writer = ctx.Pipe(duplex=False)
         process = ctx.Process(
             target=shadow_worker.run,
-            args=(self.spec, inbox, reports),
+            args=(self.spec, inbox, writer),
             name=f"nids-shadow-{self.experiment}",
             daemon=True,
         )
         process.start()
+        writer.close()  # the child holds the only write end: its exit is our EOF
         return _Generation(process, inbox, reports)
 
     def _watch(self) -> None:
+        """Apply the child's reports; when it is gone, account for it and restart it."""
         backoff = 1.0
         gen = self._gen
         assert gen is not None
-        while not self._closing.is_set():
-            self._drain(gen, timeout=0.2)
-            if gen.process.is_alive():
-                continue
-            self._drain(gen, timeout=0)
+        while True:
+            self._read(gen)  # blocks (GIL released) until the process exits
+            gen.process.join(5)
             self._lost(gen)
-            gen.inbox.cancel_join_thread()
+            gen.inbox.cancel_join_thread()  # never hang on an unread pipe
             gen.inbox.close()  # a late submit to it fails fast (counted as dropped)
+            gen.reports.close()
+            if self._closing.is_set():
+                return
             self.restarts += 1
             self.ab.shadow_restarts.labels(self.experiment).inc()
             log.error(
@@ -187,37 +198,20 @@ class ShadowScorer:
                 backoff,
             )
             if self._closing.wait(backoff):
-                break
+                return
             backoff = min(backoff * 2, 60.0)
             gen = self._gen = self._spawn()
-        self._shutdown(gen)
 
-    def _shutdown(self, gen: _Generation, timeout: float = 10.0) -> None:
-        with contextlib.suppress(queue.Full, ValueError, OSError):
-            gen.inbox.put(None, timeout=timeout)  # stop marker after what is queued
-        deadline = time.monotonic() + timeout
-        while gen.process.is_alive() and time.monotonic() < deadline:
-            self._drain(gen, timeout=0.1)
-        if gen.process.is_alive():
-            gen.process.terminate()
-        gen.process.join(5)
-        self._drain(gen, timeout=0)
-        self._lost(gen)
-        gen.inbox.cancel_join_thread()  # never hang the service's exit on an unread pipe
-        gen.inbox.close()
-
-    def _drain(self, gen: _Generation, timeout: float) -> None:
-        """Apply every report waiting on the queue (the first wait up to ``timeout``)."""
-        wait = timeout
+    def _read(self, gen: _Generation) -> None:
+        """Apply reports until the child's end of the pipe closes."""
         while True:
             try:
-                report = gen.reports.get(timeout=wait) if wait > 0 else gen.reports.get_nowait()
-            except queue.Empty:
+                report = gen.reports.recv()
+            except (EOFError, OSError):
                 return
             except Exception:  # a report cut short by a dying process
                 log.warning("shadow report unreadable", exc_info=True)
                 return
-            wait = 0
             self._apply(report)
             with gen.lock:
                 gen.handled += report["handled"]

@@ -60,7 +60,10 @@ class _Counts:
 
 
 def run(spec: WorkerSpec, inbox: Any, reports: Any) -> None:
-    """The child's main: serve ``inbox`` until its ``None`` stop marker."""
+    """The child's main: serve ``inbox`` until its ``None`` stop marker.
+
+    ``reports`` is the write end of a pipe (``Connection``): one report per group.
+    """
     parent = os.getppid()
     with contextlib.suppress(OSError):
         os.nice(spec.nice)
@@ -88,7 +91,7 @@ def run(spec: WorkerSpec, inbox: Any, reports: Any) -> None:
         log_ctx = ScoringContext(metrics, AllowList(), None, "ecs", prediction_log=writer)
     rng = np.random.default_rng(spec.seed)
     counts = {name: _Counts() for name in holders}
-    reports.put(_report(holders, counts, handled=0))  # loaded (or not): versions known
+    reports.send(_report(holders, counts, handled=0))  # loaded (or not): versions known
     try:
         while True:
             try:
@@ -105,7 +108,7 @@ def run(spec: WorkerSpec, inbox: Any, reports: Any) -> None:
             batches = [i for i in items if i is not None]
             if batches:
                 _score(spec, batches, holders, counts, log_ctx, rng)
-                reports.put(_report(holders, counts, handled=sum(n for _, _, n in batches)))
+                reports.send(_report(holders, counts, handled=sum(n for _, _, n in batches)))
             if len(batches) < len(items):
                 return
     finally:
