@@ -22,6 +22,7 @@ from typing import Any
 
 log = logging.getLogger("nids.abtest")
 MAX_COALESCE = 64  # batches scored in one call: fewer, larger Scorer calls
+REPORT_EVERY_S = 0.25  # counters go back when idle this long, or this often while busy
 
 
 @dataclass
@@ -62,7 +63,8 @@ class _Counts:
 def run(spec: WorkerSpec, inbox: Any, reports: Any) -> None:
     """The child's main: serve ``inbox`` until its ``None`` stop marker.
 
-    ``reports`` is the write end of a pipe (``Connection``): one report per group.
+    ``reports`` is the write end of a pipe (``Connection``): counters since the last
+    report, sent when the inbox has been idle ``REPORT_EVERY_S`` or that often while busy.
     """
     parent = os.getppid()
     with contextlib.suppress(OSError):
@@ -92,11 +94,15 @@ def run(spec: WorkerSpec, inbox: Any, reports: Any) -> None:
     rng = np.random.default_rng(spec.seed)
     counts = {name: _Counts() for name in holders}
     reports.send(_report(holders, counts, handled=0))  # loaded (or not): versions known
+    handled, last_report = 0, time.monotonic()
     try:
         while True:
             try:
-                items = [inbox.get(timeout=1.0)]
-            except queue.Empty:
+                items = [inbox.get(timeout=REPORT_EVERY_S)]
+            except queue.Empty:  # idle: report what is pending, check on the service
+                if handled:
+                    reports.send(_report(holders, counts, handled=handled))
+                    handled, last_report = 0, time.monotonic()
                 if os.getppid() != parent:  # the service died without stopping us
                     return
                 continue
@@ -108,8 +114,13 @@ def run(spec: WorkerSpec, inbox: Any, reports: Any) -> None:
             batches = [i for i in items if i is not None]
             if batches:
                 _score(spec, batches, holders, counts, log_ctx, rng)
-                reports.send(_report(holders, counts, handled=sum(n for _, _, n in batches)))
-            if len(batches) < len(items):
+                handled += sum(n for _, _, n in batches)
+            stopping = len(batches) < len(items)
+            # Busy: at most one report per REPORT_EVERY_S (each costs the service a wake-up).
+            if handled and (stopping or time.monotonic() - last_report >= REPORT_EVERY_S):
+                reports.send(_report(holders, counts, handled=handled))
+                handled, last_report = 0, time.monotonic()
+            if stopping:
                 return
     finally:
         if writer is not None:
