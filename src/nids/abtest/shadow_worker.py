@@ -37,6 +37,7 @@ class WorkerSpec:
     seed: int | None = None
     max_flows: int = 1_000_000
     nice: int = 19
+    threads: int = 1  # numba threads of the compiled forest in the shadow process
 
 
 @dataclass
@@ -69,6 +70,10 @@ def run(spec: WorkerSpec, inbox: Any, reports: Any) -> None:
     parent = os.getppid()
     with contextlib.suppress(OSError):
         os.nice(spec.nice)
+    with contextlib.suppress(Exception):  # one core at most: the other stays the service's
+        import numba
+
+        numba.set_num_threads(spec.threads)
     import numpy as np
 
     from nids.serving.holder import ModelHolder
