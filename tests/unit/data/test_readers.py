@@ -245,3 +245,38 @@ def test_iot23_style_space_joined_label_fields(tmp_path: Path) -> None:
     df = read_flows(tmp_path / "conn.log")
     assert df["label"].tolist() == ["benign", "malicious", "benign"]
     assert df["attack_type"].tolist()[1] == "SSH-Bruteforce"
+
+
+def test_a_named_file_costs_one_metadata_request_a_directory_is_walked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fsspec.implementations.local import LocalFileSystem
+
+    from nids.data.readers import sources
+
+    calls: list[str] = []
+
+    class CountingFS(LocalFileSystem):
+        def info(self, path: str, **kwargs: object) -> dict:
+            calls.append("info")
+            return super().info(path, **kwargs)
+
+        def isdir(self, path: str) -> bool:
+            calls.append("isdir")
+            return bool(super().isdir(path))
+
+        def exists(self, path: str, **kwargs: object) -> bool:
+            calls.append("exists")
+            return bool(super().exists(path, **kwargs))
+
+    monkeypatch.setattr(sources, "filesystem", lambda *_: CountingFS(skip_instance_cache=True))
+    write_parquet(sample_flows(), tmp_path / "a.parquet")
+    write_parquet(sample_flows(), tmp_path / "b.parquet")
+    [one] = sources.expand(tmp_path / "a.parquet")
+    assert calls == ["info"] and one.size == (tmp_path / "a.parquet").stat().st_size
+    assert [f.name for f in sources.expand(tmp_path)] == [
+        str(tmp_path / "a.parquet"),
+        str(tmp_path / "b.parquet"),
+    ]
+    with pytest.raises(DataError, match="no such file or directory"):
+        sources.expand(tmp_path / "nope.parquet")

@@ -66,16 +66,17 @@ def expand(source: str | os.PathLike[str], s3_endpoint_url: str | None = None) -
     storage_errors: tuple[type[BaseException], ...] = (OSError, *s3_service_errors())
     try:
         if _GLOB_CHARS & set(target):
-            paths = sorted(fs.glob(target))
-        elif fs.isdir(target):
-            paths = sorted(fs.find(target))
-        elif fs.exists(target):
-            paths = [target]
+            infos = [(p, fs.info(p)) for p in sorted(fs.glob(target))]
         else:
-            raise DataError("no such file or directory", source=text)
-        infos = [(p, fs.info(p)) for p in paths]
-    except DataError:
-        raise
+            # One request for a named file (a retrain reads a week of hourly objects one
+            # by one; isdir + exists + info cost three S3 round trips each).
+            info = fs.info(target)
+            if info.get("type") == "directory":
+                infos = [(p, fs.info(p)) for p in sorted(fs.find(target))]
+            else:
+                infos = [(target, info)]
+    except FileNotFoundError:
+        raise DataError("no such file or directory", source=text) from None
     except storage_errors as exc:
         if s3:
             raise ServiceUnavailableError(f"{text}: cannot list S3 objects: {exc}") from exc
