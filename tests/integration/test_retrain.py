@@ -111,10 +111,11 @@ def test_retrain_promotes_better_keeps_champion_on_degraded_and_is_idempotent(
 
     client = s3_server.client()
     # Week 1: an attack wave (50 % malicious) makes a poor champion; week 2 is clean
-    # traffic; week 3 is another wave.
-    put_week(client, s3_bucket, W1, seed=1, share=0.1, drift="attack_surge")
-    put_week(client, s3_bucket, W2, seed=2, share=0.05)
-    week3 = put_week(client, s3_bucket, W3, seed=3, share=0.1, drift="attack_surge")
+    # traffic; week 3 is another wave. Each week's flows span its first two days: the
+    # dated layout and weekly windows are the same, with 48 hourly objects, not 168.
+    put_week(client, s3_bucket, W1, seed=1, share=0.1, drift="attack_surge", days=2)
+    put_week(client, s3_bucket, W2, seed=2, share=0.05, days=2)
+    week3 = put_week(client, s3_bucket, W3, seed=3, share=0.1, drift="attack_surge", days=2)
     settings = make_settings(mlflow_server.url, s3_bucket, tmp_path)
 
     first = _retrain(settings, W1)
