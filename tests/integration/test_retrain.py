@@ -313,7 +313,8 @@ def _model_exists(settings: Settings) -> bool:
 def test_sigkill_at_every_step_leaves_a_consistent_registry_and_the_next_run_succeeds(
     mlflow_server: Any, s3_server: Any, s3_bucket: str, tmp_path: Path
 ) -> None:
-    put_week(s3_server.client(), s3_bucket, W1, seed=6, share=0.05, flows=1500, days=1)
+    # Six hourly objects: every process reads the window again, and the point is the kills.
+    put_week(s3_server.client(), s3_bucket, W1, seed=6, share=0.05, flows=1500, days=0.25)
     settings = make_settings(mlflow_server.url, s3_bucket, tmp_path)
     cmd = [
         str(Path(sys.executable).parent / "nids"),
