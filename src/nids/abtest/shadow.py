@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nids.abtest.shadow_worker import WorkerSpec
+from nids.errors import ConfigError
 
 log = logging.getLogger("nids.abtest")
 OUTCOMES = ("scored", "dropped", "failed")
@@ -162,6 +163,11 @@ class ShadowScorer:
 
         from nids.abtest import shadow_worker
 
+        if multiprocessing.current_process().daemon:
+            raise ConfigError(
+                "shadow variants need their own process, and a daemonic process cannot start "
+                "one: run the service in a non-daemonic process or drop the shadow variants"
+            )
         ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: own GIL, no forked locks
         inbox = ctx.Queue(maxsize=self.queue_size)
         reports, writer = ctx.Pipe(duplex=False)
