@@ -73,19 +73,22 @@ class Window:
         return Window(self.start + i * width, self.start + (i + 1) * width)
 
     def fit(self, block: FlowBlock) -> FlowBlock:
-        """Move a campaign that runs past the end back inside; squeeze it if too long.
+        """Move a campaign that runs past either end back inside; squeeze it if too long.
 
         Shifting and uniform squeezing keep the campaign's rhythm (a beacon stays
-        periodic), unlike clipping, which would pile flows up at the end.
+        periodic), unlike clipping, which would pile flows up at the edge. (Jitter can
+        put a campaign's first flow just before the start as well as past the end.)
         """
         first, last = int(block.ts.min()), int(block.ts.max())
-        if last < self.end:
+        if first >= self.start and last < self.end:
             return block
         length = self.end - 1 - self.start
         if last - first > length:
             block.ts = self.start + ((block.ts - first) * (length / (last - first))).astype(
                 np.int64
             )
+        elif first < self.start:
+            block.ts = block.ts + (self.start - first)
         else:
             block.ts = block.ts - (last - (self.end - 1))
         return block
