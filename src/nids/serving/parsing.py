@@ -215,6 +215,7 @@ def _columnar_frame(body: bytes, *, arrow: bool) -> pd.DataFrame:
             table = reader.read_all()
         else:
             table = pq.read_table(io.BytesIO(body))
+        table.validate(full=True)  # damaged buffers, text that is not UTF-8
     except (pa.ArrowInvalid, pa.ArrowException, OSError, ValueError) as exc:
         kind = "Arrow IPC" if arrow else "parquet"
         raise SchemaError(f"unreadable {kind} body: {exc}", source=SOURCE) from None

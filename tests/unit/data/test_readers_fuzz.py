@@ -174,3 +174,21 @@ def test_random_damage_never_escapes_as_an_uncaught_exception(fmt: str) -> None:
                 assert report.rows == len(df) and len(df) + report.quarantined > 0
 
     check()
+
+
+def test_parquet_with_invalid_utf8_text_fails_naming_the_file(tmp_path: Path) -> None:
+    # A damaged page can leave bytes that are not UTF-8 in a string column; parquet
+    # readers hand them over unchecked (found by the random-damage test above).
+    path, clean = tmp_path / "flows.parquet", tmp_path / "clean.parquet"
+    WRITERS["parquet"](sample_flows(), clean)
+    # Plain, uncompressed pages, so the address bytes can be found and damaged.
+    pq.write_table(pq.read_table(clean), path, compression="none", use_dictionary=False)
+    data = path.read_bytes()
+    marker = b"10.0.0."
+    assert marker in data
+    path.write_bytes(data.replace(marker, b"\xb0\xff.0.0."))
+    for mode in ("fail", "quarantine"):  # a file that cannot be decoded is refused whole
+        with pytest.raises(DataError, match=r"flows\.parquet") as info:
+            read_flows_report(path, on_error=mode, quarantine_dir=tmp_path / "q")  # type: ignore[arg-type]
+        assert info.value.field == "src_ip"
+        assert "utf8" in str(info.value).lower()

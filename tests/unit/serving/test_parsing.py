@@ -197,3 +197,16 @@ def test_few_timestamps_parse_like_pandas(records: list[dict[str, Any]]) -> None
     pd.testing.assert_frame_equal(fast, check_flows(pd.DataFrame(columns)).valid)
     rows[2]["ts"] = "2025-13-40T00:00:00Z"  # plain form, impossible date: deferred
     assert fast_frame(typed_columns(rows)) is None
+
+
+def test_parquet_body_with_text_that_is_not_utf8_is_a_schema_error(
+    records: list[dict[str, Any]],
+) -> None:
+    table = to_table(parse_body(_json(records), None, max_flows=100))
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="none", use_dictionary=False)
+    address = str(records[0]["src_ip"]).encode()
+    damaged = buf.getvalue().replace(address, b"\xb0\xff" + address[2:])
+    assert damaged != buf.getvalue()
+    with pytest.raises(SchemaError, match=r"unreadable parquet body.*UTF8"):
+        parse_body(damaged, "application/vnd.apache.parquet", max_flows=100)

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -290,6 +290,7 @@ def _parquet_batches(
             wanted = [c for c in names if c in _CANONICAL] if mapper is _identity else None
             offset = 1
             for batch in pf.iter_batches(batch_size=batch_rows, columns=wanted):
+                _check_arrow(batch, sf.name)
                 frame = batch.to_pandas(types_mapper={pa.int16(): pd.Int16Dtype()}.get)
                 lines = np.arange(offset, offset + len(frame))
                 offset += len(frame)
@@ -297,6 +298,27 @@ def _parquet_batches(
                 yield RawBatch(frame, lines), mapper
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise DataError(f"cannot read parquet: {exc}", source=sf.name) from exc
+
+
+def _check_arrow(batch: Any, source: str) -> None:
+    """Fail naming the column when a batch's bytes are invalid (e.g. text not UTF-8).
+
+    Parquet readers do not check that string bytes are UTF-8; a damaged page would
+    otherwise fail later, mid-validation, without the file's or the column's name.
+    """
+    import pyarrow as pa
+
+    try:
+        batch.validate(full=True)
+    except pa.ArrowInvalid:
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            try:
+                column.validate(full=True)
+            except pa.ArrowInvalid as exc:
+                raise DataError(
+                    f"corrupt column {name!r}: {exc}", source=source, field=name
+                ) from exc
+        raise
 
 
 _CANONICAL = frozenset(
