@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from nids.settings import get_settings
@@ -15,9 +16,11 @@ __all__ = ["REPO_ROOT", "SHARED_DATA", "ZEEK_008", "ZEEK_010"]
 
 # Property tests draw the same examples on every run, so a red build is a regression
 # that reproduces, not a new random find; explore with --hypothesis-profile=explore
-# (docs/development.md) and pin what it finds with @example.
-hypothesis_settings.register_profile("repeatable", derandomize=True)
-hypothesis_settings.register_profile("explore", derandomize=False, max_examples=500)
+# (docs/development.md) and pin what it finds with @example. Timing is never a test's
+# verdict here (benchmarks/ measure speed), so no deadline and no too-slow check.
+_UNTIMED = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+hypothesis_settings.register_profile("repeatable", derandomize=True, **_UNTIMED)
+hypothesis_settings.register_profile("explore", derandomize=False, max_examples=500, **_UNTIMED)
 hypothesis_settings.load_profile("repeatable")
 
 
