@@ -146,3 +146,20 @@ def json_flows(df: pd.DataFrame) -> list[dict[str, Any]]:
         inputs.to_json(orient="records", date_format="iso", date_unit="us")
     )
     return records
+
+
+def train_week_model(settings: Settings, start: Any) -> int:
+    """Train and register a small model (30 trees) on a generated week from ``start``.
+
+    The monitoring tests' model: cheap to fit, with its reference profile. Returns the
+    registered version.
+    """
+    from nids.data.generator import generate_flows
+    from nids.training import train
+
+    week = generate_flows(7000, days=7, attack_share=0.02, seed=5, start=start)
+    trained = train(
+        settings, "generated", frame=week, register=True, progress=False,
+        n_estimators=30, max_samples=128,
+    )  # fmt: skip
+    return int(trained.registered.version)

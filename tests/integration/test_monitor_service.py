@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from service_helpers import json_flows, registry_settings, running_service
+from service_helpers import json_flows, registry_settings, running_service, train_week_model
 
 from support import free_port
 
@@ -62,7 +62,6 @@ def test_drift_gauges_flip_and_log_records_carry_features(
     from nids.monitoring.prediction_log import read_prediction_log
     from nids.registry import load_model
     from nids.serving.app import create_app
-    from nids.training import train
 
     settings = registry_settings(
         tmp_path,
@@ -74,17 +73,7 @@ def test_drift_gauges_flip_and_log_records_carry_features(
         drift_monitor_window=WINDOW,
         drift_monitor_min_flows=500,
     )
-    baseline = generate_flows(7000, days=7, attack_share=0.02, seed=5, start=START)
-    trained = train(
-        settings,
-        "generated",
-        frame=baseline,
-        register=True,
-        progress=False,
-        n_estimators=30,
-        max_samples=128,
-    )
-    assert trained.registered.version == 1
+    assert train_week_model(settings, START) == 1
     model = "nids-isoforest/1"
     # the same network two days later, then its traffic volume shifted
     same = generate_flows(WINDOW, days=2, attack_share=0.02, seed=5, start=START + timedelta(9))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from service_helpers import train_week_model
 
 from nids.cli import main
 from nids.monitoring.feedback import FeedbackStore
@@ -31,7 +32,6 @@ def test_monitoring_cycle_on_a_registered_model(
 ) -> None:
     from nids.data.generator import generate_flows
     from nids.registry import load_model
-    from nids.training import train
 
     # absolute URIs: MLflow caches stores by URI string across tests in one process
     env = {
@@ -46,17 +46,7 @@ def test_monitoring_cycle_on_a_registered_model(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = Settings()
-    baseline = generate_flows(7000, days=7, attack_share=0.02, seed=5, start=START)
-    trained = train(
-        settings,
-        "generated",
-        frame=baseline,
-        register=True,
-        progress=False,
-        n_estimators=30,
-        max_samples=128,
-    )
-    assert trained.registered.version == 1
+    assert train_week_model(settings, START) == 1
     profile = load_reference_profile(settings.model_uri, settings)
     assert profile["n_rows"] > 0 and profile["feature_names"]
 
