@@ -23,7 +23,14 @@ import numpy as np
 import pandas as pd
 
 from nids.data.community_id import community_id
-from nids.data.schema import LABELS, PROTO_NUMBERS, normalise_proto
+from nids.data.schema import (
+    INPUT_COLUMNS,
+    LABEL_COLUMNS,
+    LABELS,
+    PROTO_NUMBERS,
+    REQUIRED_COLUMNS,
+    normalise_proto,
+)
 
 #: Batches up to this many flows take the fast path (measured ~3x faster than the
 #: vectorised validator at 1,000 flows thanks to cached address parsing).
@@ -117,6 +124,59 @@ def _mapped(values: list[Any], fn: Any) -> list[Any]:
 @lru_cache(maxsize=65536)
 def _community_id(src: str, dst: str, sport: int, dport: int, proto: str) -> str:
     return community_id(src, dst, sport, dport, proto)
+
+
+# JSON value types per field for the one-pass decoder; the same types the general
+# parser allows (``nids.serving.parsing``), minus its error reporting: anything else
+# makes the decoder give up and the general parser explain.
+_DECODED_TYPES: dict[str, Any] = {
+    "ts": str | float,
+    "duration": float,
+    "proto": str | int,
+    "tcp_flags": int | None,
+    **dict.fromkeys(_INT_LIMITS, int),
+    "src_ip": str,
+    "dst_ip": str,
+}
+
+
+@lru_cache(maxsize=1)
+def _decoders() -> tuple[Any, Any, list[str]]:
+    import msgspec
+
+    names = INPUT_COLUMNS + LABEL_COLUMNS
+    fields = [
+        (name, _DECODED_TYPES.get(name, str | None))
+        if name in REQUIRED_COLUMNS
+        else (name, _DECODED_TYPES.get(name, str | None), None)
+        for name in names
+    ]
+    flow = msgspec.defstruct("Flow", fields, kw_only=True, forbid_unknown_fields=True, gc=False)
+    body = msgspec.defstruct("ScoreBody", [("flows", list[flow])], forbid_unknown_fields=True)  # type: ignore[valid-type]
+    return msgspec.json.Decoder(body), msgspec.json.Decoder(flow), names
+
+
+def decode_json(body: bytes, *, ndjson: bool) -> dict[str, list[Any]] | None:
+    """Columns of a well-typed JSON (``{"flows": [...]}``) or NDJSON body, or None.
+
+    One C pass (msgspec) decodes and type-checks every flow, about three times faster
+    than generic JSON objects checked column by column. It only ever accepts: a body
+    it cannot take (malformed, a wrong type, a missing or unknown field...) gives None,
+    and the general parser produces the 422 naming row and field. Absent optional
+    fields come back as nulls, as the general parser gives them.
+    """
+    import msgspec
+
+    whole, lines, names = _decoders()
+    try:
+        flows = lines.decode_lines(body) if ndjson else whole.decode(body).flows
+    except msgspec.MsgspecError:
+        return None
+    if not flows:
+        return None
+    # Every struct has every field: transpose the rows in C.
+    rows = map(msgspec.structs.astuple, flows)
+    return dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
 
 
 def fast_columns(columns: dict[str, list[Any]]) -> dict[str, np.ndarray] | None:

@@ -23,7 +23,7 @@ from nids.data.schema import INPUT_COLUMNS, LABEL_COLUMNS, REQUIRED_COLUMNS
 from nids.data.validation import check_flows
 from nids.errors import SchemaError
 from nids.serving.batch import FlowBatch
-from nids.serving.fastpath import FAST_MAX_ROWS, fast_columns
+from nids.serving.fastpath import FAST_MAX_ROWS, decode_json, fast_columns
 
 SOURCE = "request"
 JSON_TYPES = ("application/json",)
@@ -63,6 +63,14 @@ def parse_flows(body: bytes, content_type: str | None, *, max_flows: int) -> Flo
     :class:`TooManyFlowsError` (-> 413) beyond ``max_flows``.
     """
     kind = media_type(content_type)
+    if kind in JSON_TYPES or kind in NDJSON_TYPES:
+        decoded = decode_json(body, ndjson=kind in NDJSON_TYPES)
+        if decoded is not None:
+            _check_count(len(decoded["ts"]), max_flows)
+            accepted = fast_columns(decoded) if len(decoded["ts"]) <= FAST_MAX_ROWS else None
+            if accepted is not None:
+                return FlowBatch(accepted)
+    # Anything the fast path declines: the general parser accepts or explains (422).
     if kind in JSON_TYPES:
         rows = _json_rows(body)
     elif kind in NDJSON_TYPES:

@@ -210,3 +210,81 @@ def test_parquet_body_with_text_that_is_not_utf8_is_a_schema_error(
     assert damaged != buf.getvalue()
     with pytest.raises(SchemaError, match=r"unreadable parquet body.*UTF8"):
         parse_body(damaged, "application/vnd.apache.parquet", max_flows=100)
+
+
+def _assert_same_columns(got: dict[str, Any], expected: dict[str, Any]) -> None:
+    import numpy as np
+
+    assert list(got) == list(expected)
+    for name, values in expected.items():
+        np.testing.assert_array_equal(got[name], values, err_msg=name)
+        assert got[name].dtype == values.dtype, name
+
+
+def test_one_pass_decoder_gives_the_general_parsers_columns(
+    records: list[dict[str, Any]], flows: pd.DataFrame
+) -> None:
+    """msgspec's typed decoding must accept exactly what the general parser accepts."""
+    from nids.serving.fastpath import decode_json, fast_columns
+    from nids.serving.parsing import typed_columns
+
+    iso = [dict(r) for r in records[:40]]
+    for row in iso[::4]:
+        for key in ("tcp_flags", "conn_state", "service", "community_id"):
+            row.pop(key, None)  # optional fields absent: null / derived
+    iso[3]["service"] = None
+    epoch = [dict(r) for r in records[:40]]
+    for row in epoch:
+        row["ts"] = int(pd.Timestamp(row["ts"]).timestamp())  # integer epoch seconds
+        row["duration"] = round(row["duration"])  # a JSON integer for a float field
+        row["proto"] = {"tcp": 6, "udp": 17}.get(row["proto"], row["proto"])
+    for rows in (iso, epoch):
+        expected = fast_columns(typed_columns(rows))
+        assert expected is not None
+        for body, ndjson in ((_json(rows), False), (b"\n".join(map(orjson.dumps, rows)), True)):
+            decoded = decode_json(body, ndjson=ndjson)
+            assert decoded is not None
+            got = fast_columns(decoded)
+            assert got is not None
+            _assert_same_columns(got, expected)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"src_port": True},  # a boolean is not an integer
+        {"src_port": "80"},
+        {"duration": None},
+        {"unknown": 1},
+        {"src_bytes": 2**63},  # beyond int64: the general path reports it
+    ],
+)
+def test_one_pass_decoder_leaves_doubtful_bodies_to_the_general_parser(
+    records: list[dict[str, Any]], change: dict[str, Any]
+) -> None:
+    from nids.serving.fastpath import decode_json
+    from nids.serving.parsing import parse_flows
+
+    rows = [dict(r) for r in records[:3]]
+    rows[1].update(change)
+    body = _json(rows)
+    decoded = decode_json(body, ndjson=False)
+    if decoded is not None:  # typed fine, but the value itself is doubtful
+        assert "src_bytes" in change
+    with pytest.raises(SchemaError) as info:
+        parse_flows(body, None, max_flows=10)
+    assert (info.value.line, info.value.field) == (2, next(iter(change)))
+
+
+def test_one_pass_decoder_declines_malformed_and_empty_bodies(
+    records: list[dict[str, Any]],
+) -> None:
+    from nids.serving.fastpath import decode_json
+
+    good = records[:2]
+    assert decode_json(b'{"flows": [', ndjson=False) is None
+    assert decode_json(b'{"flows": []}', ndjson=False) is None
+    assert decode_json(orjson.dumps({"flows": good, "extra": 1}), ndjson=False) is None
+    assert decode_json(orjson.dumps(good), ndjson=False) is None  # a bare array
+    missing = [{k: v for k, v in r.items() if k != "dst_ip"} for r in good]
+    assert decode_json(orjson.dumps({"flows": missing}), ndjson=False) is None
