@@ -84,7 +84,11 @@ def _timestamps(values: list[Any]) -> np.ndarray:
         # pandas' parser has a fixed cost of ~1 ms; for the plain ISO-8601 form both
         # parsers agree, so a few timestamps go through the standard library.
         return np.array([_iso_micros(v) for v in values], dtype=np.int64)
-    if all(isinstance(v, str) for v in values):
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        canonical = _canonical_iso(values)
+        if canonical is not None:
+            return canonical
         parsed = pd.to_datetime(
             pd.Series(values, dtype="str"), utc=True, errors="coerce", format="ISO8601"
         )
@@ -92,12 +96,40 @@ def _timestamps(values: list[Any]) -> np.ndarray:
             raise Unsure
         naive = parsed.astype("datetime64[us, UTC]").dt.tz_convert(None)
         return naive.to_numpy(dtype="datetime64[us]").view("int64")
-    if any(isinstance(v, str) for v in values):
+    if str in kinds:
         raise Unsure  # mixed spellings: let the reference validator sort them out
     seconds = np.asarray(values, dtype=np.float64)
     if not bool(np.all(np.isfinite(seconds) & (seconds >= 0) & (seconds < _MAX_EPOCH_S))):
         raise Unsure
     return np.round(seconds * 1e6).astype("int64")
+
+
+# The canonical spelling ``YYYY-MM-DDTHH:MM:SS.ffffff`` (+ optional ``Z``): what
+# sensors' exporters and this project's own clients write. Checked character by
+# character on a fixed-width array, so the string is exactly that form, for which
+# numpy's and pandas' ISO-8601 parsers agree; any other spelling goes to pandas.
+_ISO_LEN = 26
+_ISO_SEPARATORS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: "."}
+_ISO_DIGITS = [i for i in range(_ISO_LEN) if i not in _ISO_SEPARATORS]
+
+
+def _canonical_iso(values: list[str]) -> np.ndarray | None:
+    """Microseconds since the epoch of canonical ISO strings (vectorised), else None."""
+    naive = [v[:-1] if v[-1:] == "Z" else v for v in values]
+    chars = np.array(naive, dtype=str)
+    if chars.dtype.itemsize != 4 * _ISO_LEN:  # a longer or shorter spelling somewhere
+        return None
+    codes = chars.view(np.uint32).reshape(len(values), _ISO_LEN)
+    digits = codes[:, _ISO_DIGITS]
+    separators = codes[:, list(_ISO_SEPARATORS)]
+    expected = np.array([ord(c) for c in _ISO_SEPARATORS.values()], dtype=np.uint32)
+    if not (bool(((digits >= 48) & (digits <= 57)).all()) and bool((separators == expected).all())):
+        return None
+    try:
+        # From the list: numpy parses Python strings ~4x faster than its own U array.
+        return np.array(naive, dtype="datetime64[us]").view("int64")
+    except ValueError:  # a day or time that does not exist: pandas decides (NaT -> 422)
+        return None
 
 
 def _ints(values: list[Any], high: int) -> np.ndarray:

@@ -288,3 +288,53 @@ def test_one_pass_decoder_declines_malformed_and_empty_bodies(
     assert decode_json(orjson.dumps(good), ndjson=False) is None  # a bare array
     missing = [{k: v for k, v in r.items() if k != "dst_ip"} for r in good]
     assert decode_json(orjson.dumps({"flows": missing}), ndjson=False) is None
+
+
+def _pandas_micros(values: list[str]) -> list[int]:
+    parsed = pd.to_datetime(pd.Series(values, dtype="str"), utc=True, format="ISO8601")
+    return parsed.astype("datetime64[us, UTC]").dt.tz_convert(None).astype("int64").tolist()
+
+
+def test_canonical_timestamps_parse_as_pandas_parses_them() -> None:
+    """The vectorised parse of canonical ISO strings gives pandas' (check_flows') values."""
+    import numpy as np
+
+    from nids.serving.fastpath import _canonical_iso, _timestamps
+
+    rng = np.random.default_rng(7)
+    micros = rng.integers(-2_208_988_800_000_000, 7_258_118_400_000_000, 2000)  # 1900-2200
+    text = np.datetime_as_string(micros.astype("datetime64[us]"), unit="us").tolist()
+    values = [t + "Z" if i % 2 else t for i, t in enumerate(text)]
+    values += ["2024-02-29T00:00:00.000000Z", "1970-01-01T00:00:00.000000Z"]
+    fast = _canonical_iso(values)
+    assert fast is not None
+    assert fast.tolist() == _pandas_micros(values)
+    assert _timestamps(values).tolist() == fast.tolist()
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "2025-11-04T16:58:32.762Z",  # milliseconds
+        "2025-11-04T16:58:32Z",
+        "2025-11-04 16:58:32.762042",
+        "2025-11-04T16:58:32.762042+01:00",
+        "2025-11-04T16:58:32.7+0100",  # same length as the canonical form
+        "2025-11-04T16:58:32.762042z",
+        "2025-02-29T00:00:00.000000Z",  # no such day: pandas decides (NaT)
+        "2025-11-04T24:00:00.000000Z",
+    ],
+)
+def test_other_timestamp_spellings_take_pandas(odd: str) -> None:
+    from nids.serving.fastpath import Unsure, _canonical_iso, _timestamps
+
+    values = ["2025-11-04T16:58:32.762042Z"] * 20 + [odd]
+    assert _canonical_iso(values) is None
+    try:
+        got: list[int] | None = _timestamps(values).tolist()
+    except Unsure:
+        got = None
+    parsed = pd.to_datetime(
+        pd.Series(values, dtype="str"), utc=True, format="ISO8601", errors="coerce"
+    )
+    assert got == (None if parsed.isna().any() else _pandas_micros(values))
