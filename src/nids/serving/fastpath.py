@@ -77,9 +77,13 @@ def _iso_micros(value: str) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _timestamps(values: list[Any]) -> np.ndarray:
+def _timestamps(values: list[Any] | np.ndarray) -> np.ndarray:
     """Microseconds since the epoch, from ISO strings (parsed exactly as check_flows
-    parses them) or epoch seconds."""
+    parses them), epoch seconds, or (Arrow bodies) UTC ``datetime64[us]``."""
+    if isinstance(values, np.ndarray):
+        if values.dtype == np.dtype("datetime64[us]"):
+            return values.view("int64")
+        return _timestamps(values.tolist())
     if len(values) <= _FEW and all(isinstance(v, str) and _PLAIN_ISO.match(v) for v in values):
         # pandas' parser has a fixed cost of ~1 ms; for the plain ISO-8601 form both
         # parsers agree, so a few timestamps go through the standard library.
@@ -209,6 +213,45 @@ def decode_json(body: bytes, *, ndjson: bool) -> dict[str, list[Any]] | None:
     # Every struct has every field: transpose the rows in C.
     rows = map(msgspec.structs.astuple, flows)
     return dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
+
+
+def arrow_columns(table: Any) -> dict[str, Any] | None:
+    """The columns of an Arrow table (IPC or parquet body) for :func:`fast_columns`, or None.
+
+    Only tables in the canonical types (``nids.data.schema.FLOW_SCHEMA``: int64
+    counts and ports, float64 duration, UTC microsecond timestamps, text, no nulls
+    where a value is required) are taken; numbers stay numpy arrays, text becomes
+    Python lists. Anything else gives None and goes through ``check_flows``, which
+    coerces what it can and names row and field for what it cannot.
+    """
+    import pyarrow as pa
+
+    from nids.data.schema import FLOW_SCHEMA
+
+    names = set(table.column_names)
+    if not names >= set(REQUIRED_COLUMNS) or not 0 < table.num_rows <= FAST_MAX_ROWS:
+        return None
+    out: dict[str, Any] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        kind, canonical = column.type, FLOW_SCHEMA.field(name).type
+        if name in REQUIRED_COLUMNS and column.null_count:
+            return None
+        if name == "ts":
+            if kind != pa.timestamp("us", tz="UTC"):
+                return None
+            out[name] = column.to_numpy()  # UTC wall time as datetime64[us]
+        elif name in ("proto", "tcp_flags") and pa.types.is_integer(kind):
+            out[name] = column.to_pylist()
+        elif pa.types.is_string(canonical) or pa.types.is_large_string(canonical):
+            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+                return None
+            out[name] = column.to_pylist()
+        elif kind == canonical:  # int64 counts/ports, float64 duration
+            out[name] = column.to_numpy()
+        else:
+            return None
+    return out
 
 
 def fast_columns(columns: dict[str, list[Any]]) -> dict[str, np.ndarray] | None:

@@ -23,7 +23,7 @@ from nids.data.schema import INPUT_COLUMNS, LABEL_COLUMNS, REQUIRED_COLUMNS
 from nids.data.validation import check_flows
 from nids.errors import SchemaError
 from nids.serving.batch import FlowBatch
-from nids.serving.fastpath import FAST_MAX_ROWS, decode_json, fast_columns
+from nids.serving.fastpath import FAST_MAX_ROWS, arrow_columns, decode_json, fast_columns
 
 SOURCE = "request"
 JSON_TYPES = ("application/json",)
@@ -76,9 +76,13 @@ def parse_flows(body: bytes, content_type: str | None, *, max_flows: int) -> Flo
     elif kind in NDJSON_TYPES:
         rows = _ndjson_rows(body)
     elif kind in ARROW_TYPES or kind in PARQUET_TYPES:
-        frame = _columnar_frame(body, arrow=kind in ARROW_TYPES)
-        _check_count(len(frame), max_flows)
-        return FlowBatch.from_frame(_validated(frame))
+        table = _columnar_table(body, arrow=kind in ARROW_TYPES)
+        _check_count(table.num_rows, max_flows)
+        typed = arrow_columns(table)
+        accepted = fast_columns(typed) if typed is not None else None
+        if accepted is not None:
+            return FlowBatch(accepted)
+        return FlowBatch.from_frame(_validated(table.to_pandas()))
     else:
         raise UnsupportedMediaTypeError(
             f"unsupported content type {kind!r}", hint=f"send one of {', '.join(CONTENT_TYPES)}"
@@ -209,7 +213,7 @@ def _json_type(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def _columnar_frame(body: bytes, *, arrow: bool) -> pd.DataFrame:
+def _columnar_table(body: bytes, *, arrow: bool) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -230,7 +234,7 @@ def _columnar_frame(body: bytes, *, arrow: bool) -> pd.DataFrame:
     unknown = sorted(set(table.column_names) - _ALLOWED)
     if unknown:
         raise SchemaError("unknown column", source=SOURCE, field=unknown[0])
-    return table.to_pandas()
+    return table
 
 
 def _validated(frame: pd.DataFrame) -> pd.DataFrame:

@@ -338,3 +338,75 @@ def test_other_timestamp_spellings_take_pandas(odd: str) -> None:
         pd.Series(values, dtype="str"), utc=True, format="ISO8601", errors="coerce"
     )
     assert got == (None if parsed.isna().any() else _pandas_micros(values))
+
+
+def _arrow(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def test_arrow_fast_path_gives_check_flows_frame(records: list[dict[str, Any]]) -> None:
+    """Canonically typed Arrow/parquet bodies skip check_flows; the frame is its output."""
+    from nids.data.validation import check_flows
+    from nids.serving.fastpath import arrow_columns, fast_columns
+    from nids.serving.parsing import parse_flows
+
+    rows = [dict(r) for r in records]
+    rows[2]["src_ip"] = " 2001:DB8::1 "  # canonicalised
+    rows[4]["service"] = None
+    for row in rows[::5]:
+        row.pop("community_id")  # derived
+    full = to_table(parse_body(_json(rows), None, max_flows=100))
+    # As a client would send it: no label columns, some Community IDs missing, tcp_flags
+    # as plain int64 (pandas' default), the address spelled as given.
+    table = full.drop_columns(["label", "attack_type", "src_ip", "community_id", "tcp_flags"])
+    table = table.append_column("src_ip", pa.array([r["src_ip"] for r in rows]))
+    given = [r.get("community_id") for r in rows]
+    table = table.append_column("community_id", pa.array(given, type=pa.string()))
+    flags = pa.array([r.get("tcp_flags") for r in rows], type=pa.int64())
+    table = table.append_column("tcp_flags", flags)
+    typed = arrow_columns(table)
+    assert typed is not None
+    assert fast_columns(typed) is not None  # the fast path takes it
+    reference = check_flows(table.to_pandas()).valid.reset_index(drop=True)
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    for body, kind in (
+        (_arrow(table), "application/vnd.apache.arrow.stream"),
+        (buf.getvalue(), "application/vnd.apache.parquet"),
+    ):
+        pd.testing.assert_frame_equal(parse_flows(body, kind, max_flows=100).frame(), reference)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["ts_naive", "ts_ms", "ports_as_text", "null_port", "bad_address"],
+)
+def test_arrow_fast_path_leaves_other_tables_to_check_flows(
+    records: list[dict[str, Any]], change: str
+) -> None:
+    from nids.serving.fastpath import arrow_columns, fast_columns
+    from nids.serving.parsing import parse_flows
+
+    table = to_table(parse_body(_json(records[:6]), None, max_flows=100))
+    ts, port = table.column("ts"), table.column("dst_port")
+    replace = {
+        "ts_naive": ("ts", ts.cast(pa.timestamp("us"))),
+        "ts_ms": ("ts", ts.cast(pa.timestamp("ms", tz="UTC"), safe=False)),
+        "ports_as_text": ("dst_port", port.cast(pa.string())),
+        "null_port": ("dst_port", pa.array([80, None, 80, 80, 80, 80], type=pa.int64())),
+        "bad_address": ("src_ip", pa.array(["10.0.0.1", "10.0.0.300"] + ["10.0.0.2"] * 4)),
+    }
+    name, column = replace[change]
+    table = table.set_column(table.column_names.index(name), name, column)
+    typed = arrow_columns(table)
+    assert typed is None or fast_columns(typed) is None
+    kind = "application/vnd.apache.arrow.stream"
+    if change in ("null_port", "bad_address"):  # invalid: check_flows names row and field
+        with pytest.raises(SchemaError) as info:
+            parse_flows(_arrow(table), kind, max_flows=100)
+        assert (info.value.line, info.value.field) == (2, name)
+    else:  # valid in another spelling: check_flows coerces it
+        assert len(parse_flows(_arrow(table), kind, max_flows=100)) == 6
