@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -140,14 +140,16 @@ class PredictionLogWriter:
     # --- request path ---------------------------------------------------------------
     def submit(
         self,
-        frame: pd.DataFrame,
+        frame: pd.DataFrame | LogRows,
         *,
         features: np.ndarray | None = None,
         feature_names: Sequence[str] | None = None,
     ) -> None:
         """Sample ``frame``'s rows and queue them for writing; never blocks or raises.
 
-        Only the sampling draw happens here; selecting the rows, adding the
+        ``frame`` is a log frame (:func:`build_log_frame`) or a :class:`LogRows` that
+        builds the rows on demand. Only the sampling draw happens here; selecting
+        (or building) the rows, adding the
         engineered ``features`` of the sampled rows as ``feature:<name>`` columns and
         ``sample_rate``/``scored_at`` is the writer thread's job, so a request pays
         microseconds. The caller must not modify ``frame`` or ``features`` afterwards.
@@ -317,11 +319,19 @@ def _now() -> pd.Timestamp:
     return pd.Timestamp.now(tz=UTC)
 
 
+class LogRows(Protocol):
+    """Log rows built on demand: ``take(rows)`` gives those rows as a log frame."""
+
+    def __len__(self) -> int: ...
+
+    def take(self, rows: np.ndarray) -> pd.DataFrame: ...
+
+
 @dataclass
 class _Batch:
     """A submitted frame and the rows sampled from it (selected off the request path)."""
 
-    frame: pd.DataFrame
+    frame: pd.DataFrame | LogRows
     rows: np.ndarray
     sample_rate: float
     submitted_at: pd.Timestamp
@@ -331,7 +341,11 @@ class _Batch:
     def rows_frame(self) -> pd.DataFrame:
         """The sampled rows (with their features) and the rate they stand for, the time."""
         whole = self.rows.size == len(self.frame)
-        part = self.frame if whole else self.frame.take(self.rows)
+        part = (
+            self.frame
+            if whole and isinstance(self.frame, pd.DataFrame)
+            else self.frame.take(self.rows)
+        )
         if self.features is not None and self.feature_names is not None:
             x = np.asarray(self.features)
             if len(x) != len(self.frame):

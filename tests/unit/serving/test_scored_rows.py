@@ -1,0 +1,68 @@
+"""The prediction log's rows of a scored request are built off the request path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nids.monitoring.prediction_log import (
+    PredictionLogWriter,
+    build_log_frame,
+    read_prediction_log,
+)
+from nids.serving.alerts import ModelRef
+from nids.serving.batch import FlowBatch
+from nids.serving.scoring import ScoredRows
+
+AT = datetime(2026, 1, 1, 10, 30, tzinfo=UTC)
+
+
+def _scored(flows: pd.DataFrame, n: int) -> tuple[FlowBatch, dict[str, np.ndarray]]:
+    batch = FlowBatch.from_frame(flows.head(n))
+    scores = np.linspace(0.2, 0.8, n)
+    return batch, {"score": scores, "is_alert": scores > 0.75}
+
+
+def test_scored_rows_equal_the_eager_log_frame(flows: pd.DataFrame) -> None:
+    batch, scored = _scored(flows, 120)
+    rows = ScoredRows(batch, scored, ModelRef("nids-isoforest", "3"), "b", 0.004, AT)
+    picked = np.array([0, 7, 64, 119])
+    eager = build_log_frame(
+        batch.frame().take(picked).reset_index(drop=True),
+        {name: values[picked] for name, values in scored.items()},  # type: ignore[arg-type]
+        model_name="nids-isoforest",
+        model_version="3",
+        variant="b",
+        scored_at=AT,
+    )
+    eager["latency_ms"] = 4.0
+    assert len(rows) == 120
+    pd.testing.assert_frame_equal(rows.take(picked), eager)
+
+
+def test_writer_builds_only_the_sampled_rows(flows: pd.DataFrame, tmp_path: Path) -> None:
+    batch, scored = _scored(flows, 1000)
+    built: list[int] = []
+
+    class Counting(ScoredRows):
+        def take(self, rows: np.ndarray) -> Any:
+            built.append(len(rows))
+            return super().take(rows)
+
+    rows = Counting(batch, scored, ModelRef("nids-isoforest", "3"), "default", None, AT)
+    x = np.arange(1000.0)[:, None] * np.array([[1.0, -2.0]])
+    root = str(tmp_path / "log")
+    with PredictionLogWriter(root, sample_rate=0.1, max_bytes=10**8, seed=5) as writer:
+        writer.submit(rows, features=x, feature_names=["a", "b"])
+    logged = read_prediction_log(root)
+    assert built == [len(logged)] and 60 < len(logged) < 140  # ~10 % of 1,000, built once
+    position = {cid: i for i, cid in enumerate(batch.columns["community_id"].tolist())}
+    at = logged["community_id"].map(position).to_numpy()
+    np.testing.assert_array_equal(logged["score"], scored["score"][at])
+    np.testing.assert_array_equal(logged["feature:b"], at * -2.0)
+    assert (logged["scored_at"] == pd.Timestamp(AT)).all()
+    assert (logged["model_version"] == "3").all()
