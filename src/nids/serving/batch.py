@@ -4,7 +4,7 @@ The columns follow the canonical schema (``nids.data.schema``) in the layout
 :class:`nids.features.columns.FlowView` reads: ``ts`` as naive-UTC ``datetime64[us]``,
 numbers as int64/float64, ``tcp_flags`` as float64 with NaN for unknown, text as
 object arrays with ``None`` for null. The canonical DataFrame is built only when
-something needs one (the prediction log, A/B routing, ``parse_body``).
+something needs one (the prediction log, ``parse_body``).
 """
 
 from __future__ import annotations
@@ -42,14 +42,27 @@ class FlowBatch:
     def __len__(self) -> int:
         return self._n
 
+    def take(self, rows: np.ndarray) -> FlowBatch:
+        """The batch of the given rows (positions), in that order.
+
+        The frame is sliced too only if it was already built; otherwise it stays lazy.
+        """
+        columns = {name: values[rows] for name, values in self.columns.items()}
+        frame = None if self._frame is None else self._frame.iloc[rows].reset_index(drop=True)
+        return FlowBatch(columns, frame)
+
     def records(self, rows: np.ndarray) -> list[dict[str, Any]]:
         """The given rows as ``{column: value}`` dicts (alerts, allow-list)."""
         return flow_records(self.columns, rows)
 
+    def table(self) -> pa.Table:
+        """The flows as an Arrow table of the canonical schema (built from the columns)."""
+        return _canonical_table(self.columns, self._n)
+
     def frame(self) -> pd.DataFrame:
         """The canonical DataFrame (canonical dtypes, built once)."""
         if self._frame is None:
-            self._frame = _canonical_frame(self.columns, self._n)
+            self._frame = self.table().to_pandas(types_mapper=_TYPES.get)
         return self._frame
 
 
@@ -58,7 +71,7 @@ class FlowBatch:
 _TYPES = {pa.int16(): pd.Int16Dtype()}
 
 
-def _canonical_frame(columns: dict[str, np.ndarray], n: int) -> pd.DataFrame:
+def _canonical_table(columns: dict[str, np.ndarray], n: int) -> pa.Table:
     arrays = []
     for field in FLOW_SCHEMA:
         values = columns.get(field.name)
@@ -72,5 +85,4 @@ def _canonical_frame(columns: dict[str, np.ndarray], n: int) -> pd.DataFrame:
             arrays.append(pa.array(values.tolist(), type=field.type))
         else:
             arrays.append(pa.array(values, type=field.type))
-    table = pa.Table.from_arrays(arrays, schema=FLOW_SCHEMA)
-    return table.to_pandas(types_mapper=_TYPES.get)
+    return pa.Table.from_arrays(arrays, schema=FLOW_SCHEMA)
