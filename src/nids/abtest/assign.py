@@ -10,6 +10,7 @@ boundaries change owner, which for two variants is exactly the share that must m
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,29 +19,43 @@ import numpy as np
 import pandas as pd
 
 _SCALE = float(2**64)
+#: Up to this many keys (str or None only) skip pandas and read a bounded point cache.
+SMALL_MAX_KEYS = 1024
 
 
 def key_points(keys: Sequence[object] | pd.Series | np.ndarray, salt: str) -> np.ndarray:
     """The point in [0, 1) of every key (hashing each distinct key once)."""
+    if len(keys) <= SMALL_MAX_KEYS:
+        values = keys.tolist() if isinstance(keys, pd.Series | np.ndarray) else list(keys)
+        if all(v is None or type(v) is str for v in values):
+            # A request's few keys: pandas' fixed costs (a Series, factorize) would be
+            # most of the routing time; cached points are the same floats as below.
+            return np.fromiter(
+                (_cached_point(salt, "" if v is None else v) for v in values),
+                dtype=np.float64,
+                count=len(values),
+            )
+    return _factorized_points(keys, salt)
+
+
+def _point(key: str, salt_bytes: bytes) -> float:
+    digest = hashlib.blake2b(key.encode(), digest_size=8, key=salt_bytes[:64]).digest()
+    return int.from_bytes(digest, "big") / _SCALE
+
+
+@functools.lru_cache(maxsize=16_384)  # (experiment, key) pairs: ~4 MB when full
+def _cached_point(salt: str, key: str) -> float:
+    return _point(key, salt.encode())
+
+
+def _factorized_points(keys: Sequence[object] | pd.Series | np.ndarray, salt: str) -> np.ndarray:
     codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
     salt_bytes = salt.encode()
     points = np.fromiter(
-        (
-            int.from_bytes(
-                hashlib.blake2b(str(u).encode(), digest_size=8, key=salt_bytes[:64]).digest(),
-                "big",
-            )
-            / _SCALE
-            for u in uniques
-        ),
-        dtype=np.float64,
-        count=len(uniques),
+        (_point(str(u), salt_bytes) for u in uniques), dtype=np.float64, count=len(uniques)
     )
     # Missing keys all share one point (the empty string's), still deterministic.
-    missing = float(
-        int.from_bytes(hashlib.blake2b(b"", digest_size=8, key=salt_bytes[:64]).digest(), "big")
-        / _SCALE
-    )
+    missing = _point("", salt_bytes)
     return np.where(codes >= 0, points[np.maximum(codes, 0)] if len(points) else 0.0, missing)
 
 
