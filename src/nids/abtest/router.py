@@ -28,6 +28,7 @@ from nids.abtest.guardrails import Breach, GuardrailWindow
 from nids.abtest.metrics import ABMetrics
 from nids.abtest.shadow import ShadowScorer, ShadowTarget
 from nids.errors import ServiceUnavailableError
+from nids.serving.batch import FlowBatch
 
 log = logging.getLogger("nids.abtest")
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -100,17 +101,27 @@ class ExperimentRouter:
             runtime.holder.stop()
 
     # --- routing ----------------------------------------------------------------------
-    def keys(self, flows: pd.DataFrame, headers: Mapping[str, str] | None) -> pd.Series:
-        """The assignment key of every flow."""
+    def keys(
+        self, flows: FlowBatch | pd.DataFrame, headers: Mapping[str, str] | None
+    ) -> np.ndarray:
+        """The assignment key of every flow (object array, ``None`` where missing)."""
+        batch = _batch(flows)
         key = self.config.assign_by
         if key.startswith("header:"):
             value = (headers or {}).get(key.removeprefix("header:"))
             if value is not None:
-                return pd.Series([value] * len(flows), dtype=object)
+                keys = np.empty(len(batch), dtype=object)
+                keys[:] = value
+                return keys
             key = "src_ip"  # no header: fall back to the source host
-        return flows[key].astype(object).reset_index(drop=True)
+        column = batch.columns.get(key)
+        if column is None:  # an absent optional column is all nulls in the frame too
+            return np.full(len(batch), None, dtype=object)
+        return column.astype(object, copy=False)
 
-    def assign(self, flows: pd.DataFrame, headers: Mapping[str, str] | None = None) -> np.ndarray:
+    def assign(
+        self, flows: FlowBatch | pd.DataFrame, headers: Mapping[str, str] | None = None
+    ) -> np.ndarray:
         """Each flow's variant, after guardrail cut-offs (their hosts go to the control)."""
         names = assign(self.keys(flows, headers), self.weights, self.config.name)
         for name, runtime in self.variants.items():
@@ -120,7 +131,7 @@ class ExperimentRouter:
 
     def score(
         self,
-        flows: pd.DataFrame,
+        flows: FlowBatch | pd.DataFrame,
         ctx: Any,
         *,
         headers: Mapping[str, str] | None = None,
@@ -130,21 +141,23 @@ class ExperimentRouter:
     ) -> bytes:
         """Score a request's flows across variants; the JSON response body.
 
-        ``body``/``content_type``: the request as received, handed to the shadows as
-        is (without them the flows are serialised to Arrow IPC for the shadows).
+        ``flows``: the parsed :class:`FlowBatch` (a canonical frame is converted to
+        one). ``body``/``content_type``: the request as received, handed to the shadows
+        as is (without them the flows are serialised to Arrow IPC for the shadows).
         """
         from nids.serving.scoring import response_body, score_results
 
         control = self.variants[self.control].holder.current
         if control is None:
             raise ServiceUnavailableError("no verified control model loaded yet")
-        names = self.assign(flows, headers)
-        results: list[Any] = [None] * len(flows)
+        batch = _batch(flows)
+        names = self.assign(batch, headers)
+        results: list[Any] = [None] * len(batch)
         n_alerts = 0
         counts: dict[str, int] = {}
         for name in dict.fromkeys(names.tolist()):
             rows = np.flatnonzero(names == name)
-            part = flows.iloc[rows] if rows.size < len(flows) else flows
+            part = batch.take(rows) if rows.size < len(batch) else batch
             got, alerts, used = self._score_variant(name, part, ctx, explain, score_results)
             for row, result in zip(rows, got, strict=True):
                 results[row] = result
@@ -152,13 +165,13 @@ class ExperimentRouter:
             counts[used] = counts.get(used, 0) + int(rows.size)
         if self.shadow is not None:
             if body is None:
-                body, content_type = arrow_body(flows), ARROW_STREAM
-            self.shadow.submit(body, content_type, len(flows))
+                body, content_type = arrow_body(batch), ARROW_STREAM
+            self.shadow.submit(body, content_type, len(batch))
         experiment = {"name": self.config.name, "variants": counts}
         return response_body(control.ref, results, n_alerts, experiment=experiment)
 
     def _score_variant(
-        self, name: str, part: pd.DataFrame, ctx: Any, explain: str, score_results: Any
+        self, name: str, part: FlowBatch, ctx: Any, explain: str, score_results: Any
     ) -> tuple[list[Any], int, str]:
         runtime = self.variants[name]
         served = runtime.holder.current
@@ -257,11 +270,16 @@ class ExperimentRouter:
         }
 
 
-def arrow_body(flows: pd.DataFrame) -> bytes:
+def _batch(flows: FlowBatch | pd.DataFrame) -> FlowBatch:
+    return flows if isinstance(flows, FlowBatch) else FlowBatch.from_frame(flows)
+
+
+def arrow_body(flows: FlowBatch) -> bytes:
     """``flows`` as an Arrow IPC stream (for callers without the request body)."""
     import pyarrow as pa
 
-    table = pa.Table.from_pandas(flows, preserve_index=False)
+    # Straight from the columns: no pandas on the request path.
+    table = flows.table()
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)

@@ -172,7 +172,7 @@ class ScoreEndpoint:
             request_headers = Headers(raw=list(headers.items()))
             score: Callable[[], bytes] = partial(
                 router.score,
-                flows.frame(),
+                flows,  # the FlowBatch: routing and scoring stay columnar
                 self.ctx,
                 headers=request_headers,
                 explain=explain,
