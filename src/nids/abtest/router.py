@@ -110,9 +110,7 @@ class ExperimentRouter:
         if key.startswith("header:"):
             value = (headers or {}).get(key.removeprefix("header:"))
             if value is not None:
-                keys = np.empty(len(batch), dtype=object)
-                keys[:] = value
-                return keys
+                return np.full(len(batch), value, dtype=object)
             key = "src_ip"  # no header: fall back to the source host
         column = batch.columns.get(key)
         if column is None:  # an absent optional column is all nulls in the frame too
