@@ -1,13 +1,14 @@
 """CPU time of the A/B router's scoring call per request, in process (no HTTP).
 
-Run from the repo root: .venv/bin/python benchmarks/ab_route_bench.py [--frame]
+Run from the repo root: .venv/bin/python benchmarks/ab_route_bench.py [--call frame|single]
 
 Builds an 80/20 experiment (two routed variants, 100 trees, no shadow, no sinks) and
 times ``ExperimentRouter.score`` with ``time.thread_time`` (CPU of this thread only,
 so other load on the machine barely moves it) for requests of 1 and 100 JSON flows,
-each parsed as the service parses it; the median of ``--repeats`` calls. ``--frame``
-passes the request's canonical DataFrame instead of the FlowBatch (what the endpoint
-did before the router took batches), its construction inside the timing.
+each parsed as the service parses it; the median of ``--repeats`` calls. ``--call
+frame`` passes the request's canonical DataFrame instead of the FlowBatch (what the
+endpoint did before the router took batches), its construction inside the timing;
+``--call single`` times the single-model path (``score_request`` with the control).
 """
 
 from __future__ import annotations
@@ -69,16 +70,25 @@ def main() -> None:
     from nids.data.generator import generate_flows
     from nids.serving.batch import FlowBatch
     from nids.serving.parsing import parse_flows
+    from nids.serving.scoring import score_request
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frame", action="store_true", help="pass the DataFrame (old call)")
+    parser.add_argument("--call", choices=["batch", "frame", "single"], default="batch")
     parser.add_argument("--repeats", type=int, default=300)
     args = parser.parse_args()
     router, ctx = _router()
+    control = router.variants["control"].holder.current
+
+    def call(batch: FlowBatch, body: bytes) -> bytes:
+        if args.call == "single":
+            return score_request(batch, control, ctx)
+        flows = batch.frame() if args.call == "frame" else batch
+        return bytes(router.score(flows, ctx, body=body, content_type="application/json"))
+
     flows = generate_flows(2000, days=1, attack_share=0.03, seed=3)
     flows = flows.drop(columns=["label", "attack_type"])
     records = orjson.loads(flows.to_json(orient="records", date_format="iso", date_unit="us"))
-    print(f"{'flows':>5} {'median us':>9} {'p90 us':>8}  ({'frame' if args.frame else 'batch'})")
+    print(f"{'flows':>5} {'median us':>9} {'p90 us':>8}  ({args.call})")
     for size in (1, 100):
         body = orjson.dumps({"flows": records[:size]})
         columns = parse_flows(body, "application/json", max_flows=size).columns
@@ -86,12 +96,7 @@ def main() -> None:
         for i in range(args.repeats + 20):
             batch = FlowBatch(dict(columns))  # fresh: no cached frame, as parsed
             t0 = time.thread_time()
-            router.score(
-                batch.frame() if args.frame else batch,
-                ctx,
-                body=body,
-                content_type="application/json",
-            )
+            call(batch, body)
             if i >= 20:  # the first calls warm caches and numba paths
                 times.append(time.thread_time() - t0)
         p90 = statistics.quantiles(times, n=10)[-1]
