@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from nids.data.schema import INPUT_COLUMNS
 from nids.errors import DataError, EmptyDataError
@@ -224,7 +225,7 @@ class PredictionLogWriter:
                 self._thread.start()
 
     def _run(self) -> None:
-        buffer: list[pd.DataFrame] = []
+        buffer: list[pd.DataFrame | pa.Table] = []
         rows = 0
         last = time.monotonic()
         while True:
@@ -234,7 +235,7 @@ class PredictionLogWriter:
                 item = None
             if isinstance(item, _Batch):
                 try:
-                    part = item.rows_frame()
+                    part = item.rows_part()
                 except Exception as exc:  # garbage submitted: a counted drop
                     log.warning("prediction log: unusable batch: %s", exc)
                     self._count("dropped", int(item.rows.size))
@@ -244,12 +245,21 @@ class PredictionLogWriter:
             due = time.monotonic() - last >= self.flush_interval_s
             if item is _STOP or isinstance(item, threading.Event) or rows >= self.flush_rows or due:
                 if buffer:
-                    self._write(pd.concat(buffer, ignore_index=True))
+                    self._write_buffer(buffer, rows)
                 buffer, rows, last = [], 0, time.monotonic()
             if isinstance(item, threading.Event):
                 item.set()
             if item is _STOP:
                 return
+
+    def _write_buffer(self, buffer: list[pd.DataFrame | pa.Table], rows: int) -> None:
+        try:
+            frame = _log_frame(buffer)
+        except Exception as exc:  # parts that do not combine: counted drops, never raise
+            log.warning("prediction log: cannot combine %d buffered rows: %s", rows, exc)
+            self._count("dropped", rows)
+            return
+        self._write(frame)
 
     def _write(self, frame: pd.DataFrame) -> None:
         try:
@@ -320,11 +330,12 @@ def _now() -> pd.Timestamp:
 
 
 class LogRows(Protocol):
-    """Log rows built on demand: ``take(rows)`` gives those rows as a log frame."""
+    """Log rows built on demand: ``take(rows)`` gives those rows as a log frame, or as
+    an Arrow table of the same columns (cheaper: converted to pandas once per flush)."""
 
     def __len__(self) -> int: ...
 
-    def take(self, rows: np.ndarray) -> pd.DataFrame: ...
+    def take(self, rows: np.ndarray) -> pd.DataFrame | pa.Table: ...
 
 
 @dataclass
@@ -338,7 +349,7 @@ class _Batch:
     features: np.ndarray | None = None
     feature_names: Sequence[str] | None = None
 
-    def rows_frame(self) -> pd.DataFrame:
+    def rows_part(self) -> pd.DataFrame | pa.Table:
         """The sampled rows (with their features) and the rate they stand for, the time."""
         whole = self.rows.size == len(self.frame)
         part = (
@@ -346,15 +357,60 @@ class _Batch:
             if whole and isinstance(self.frame, pd.DataFrame)
             else self.frame.take(self.rows)
         )
+        x = None
         if self.features is not None and self.feature_names is not None:
             x = np.asarray(self.features)
             if len(x) != len(self.frame):
                 raise DataError(f"{len(x)} feature rows for {len(self.frame)} flows")
-            part = with_features(part, x if whole else x[self.rows], self.feature_names)
+            x = x if whole else x[self.rows]
+        if isinstance(part, pa.Table):
+            return self._table_part(part, x)
+        if x is not None and self.feature_names is not None:
+            part = with_features(part, x, self.feature_names)
         part = part.assign(sample_rate=self.sample_rate)  # to scale counts back up
         if "scored_at" not in part.columns:
             part["scored_at"] = self.submitted_at
         return part
+
+    def _table_part(self, table: pa.Table, x: np.ndarray | None) -> pa.Table:
+        n = table.num_rows
+        names, arrays = list(table.column_names), list(table.columns)
+        if "scored_at" not in names:
+            stamp = pa.scalar(self.submitted_at.to_pydatetime(), type=pa.timestamp("us", "UTC"))
+            names.append("scored_at")
+            arrays.append(pa.repeat(stamp, n))
+        if x is not None and self.feature_names is not None:
+            x = np.asarray(x, dtype=float)
+            if x.shape != (n, len(self.feature_names)):
+                raise DataError(f"feature matrix of shape {x.shape} for {n} rows")
+            names += feature_columns(self.feature_names)
+            arrays += [pa.array(column) for column in np.ascontiguousarray(x.T)]
+        names.append("sample_rate")
+        arrays.append(pa.array(np.full(n, self.sample_rate)))
+        # One table of all columns (appending one by one copies the schema each time).
+        return pa.Table.from_arrays(arrays, names=names)
+
+
+def _log_frame(parts: list[pd.DataFrame | pa.Table]) -> pd.DataFrame:
+    """One frame of buffered parts; runs of Arrow tables are converted together."""
+    frames: list[pd.DataFrame] = []
+    run: list[pa.Table] = []
+    for part in [*parts, None]:
+        if isinstance(part, pa.Table) and (not run or part.schema.equals(run[0].schema)):
+            run.append(part)
+            continue
+        if run:
+            frames.append(pa.concat_tables(run).to_pandas(types_mapper=_LOG_TYPES.get))
+            run = []
+        if isinstance(part, pa.Table):
+            run.append(part)
+        elif part is not None:
+            frames.append(part)
+    return pd.concat(frames, ignore_index=True)
+
+
+# Arrow -> pandas as the canonical flow frame has it (nullable small ints stay ints).
+_LOG_TYPES = {pa.int16(): pd.Int16Dtype()}
 
 
 def _is_local(fs: Any) -> bool:

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 
+from nids.data.schema import FLOW_SCHEMA, INPUT_COLUMNS
 from nids.model.scorer import Prediction
 from nids.serving.alerts import FORMATTERS, Alert, AllowList, ModelRef, dumps
 from nids.serving.batch import FlowBatch
@@ -254,19 +256,27 @@ class ScoredRows:
     def __len__(self) -> int:
         return len(self.batch)
 
-    def take(self, rows: np.ndarray) -> pd.DataFrame:
-        """Log rows (flow columns, score, alert flag, model, variant, time) of ``rows``."""
-        from nids.monitoring.prediction_log import build_log_frame
-
-        part = FlowBatch({name: values[rows] for name, values in self.batch.columns.items()})
-        out = build_log_frame(
-            part.frame(),
-            {name: np.asarray(values)[rows] for name, values in self.scored.items()},  # type: ignore[arg-type]
-            model_name=self.ref.name,
-            model_version=self.ref.version,
-            variant=self.variant,
-            scored_at=self.scored_at,
-        )
+    def take(self, rows: np.ndarray) -> pa.Table:
+        """Log rows of ``rows`` as an Arrow table: the columns :func:`build_log_frame`
+        gives (flow inputs, score, alert flag, model, variant, time), plus the batch's
+        scoring time as ``latency_ms``; pandas only once per flush, in the writer."""
+        table = self.batch.take(rows).table().select(_LOG_INPUTS)
+        n = table.num_rows
+        text = pa.string()
+        columns = {
+            "score": pa.array(np.asarray(self.scored["score"], dtype=np.float64)[rows]),
+            "is_alert": pa.array(np.asarray(self.scored["is_alert"], dtype=bool)[rows]),
+            "model_name": pa.repeat(pa.scalar(self.ref.name, text), n),
+            "model_version": pa.repeat(pa.scalar(str(self.ref.version), text), n),
+            "variant": pa.repeat(pa.scalar(self.variant, text), n),
+            "scored_at": pa.repeat(pa.scalar(self.scored_at, pa.timestamp("us", "UTC")), n),
+        }
         if self.elapsed_s is not None:  # the batch's scoring time, per flow row (A/B latency)
-            out["latency_ms"] = self.elapsed_s * 1000.0
-        return out
+            columns["latency_ms"] = pa.array(np.full(n, self.elapsed_s * 1000.0))
+        return pa.Table.from_arrays(
+            [*table.columns, *columns.values()], names=[*table.column_names, *columns]
+        )
+
+
+# The flow columns a log row keeps (never the ground-truth labels).
+_LOG_INPUTS = [name for name in FLOW_SCHEMA.names if name in INPUT_COLUMNS]

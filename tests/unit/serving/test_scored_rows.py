@@ -11,6 +11,7 @@ import pandas as pd
 
 from nids.monitoring.prediction_log import (
     PredictionLogWriter,
+    _log_frame,
     build_log_frame,
     read_prediction_log,
 )
@@ -41,7 +42,8 @@ def test_scored_rows_equal_the_eager_log_frame(flows: pd.DataFrame) -> None:
     )
     eager["latency_ms"] = 4.0
     assert len(rows) == 120
-    pd.testing.assert_frame_equal(rows.take(picked), eager)
+    # Arrow rows, converted as the writer converts them: the eager frame, dtypes included.
+    pd.testing.assert_frame_equal(_log_frame([rows.take(picked)]), eager)
 
 
 def test_writer_builds_only_the_sampled_rows(flows: pd.DataFrame, tmp_path: Path) -> None:
@@ -66,3 +68,30 @@ def test_writer_builds_only_the_sampled_rows(flows: pd.DataFrame, tmp_path: Path
     np.testing.assert_array_equal(logged["feature:b"], at * -2.0)
     assert (logged["scored_at"] == pd.Timestamp(AT)).all()
     assert (logged["model_version"] == "3").all()
+
+
+def test_frames_and_arrow_rows_share_one_flush(flows: pd.DataFrame, tmp_path: Path) -> None:
+    """A/B variants (with latency), the single-model path and eager frames mix in a log."""
+    batch, scored = _scored(flows, 50)
+    ref = ModelRef("nids-isoforest", "3")
+    eager = build_log_frame(
+        batch.frame(),
+        scored,  # type: ignore[arg-type]
+        model_name="nids-isoforest",
+        model_version="2",
+        variant="default",
+        scored_at=AT,
+    )
+    root = str(tmp_path / "log")
+    with PredictionLogWriter(root, sample_rate=1.0, max_bytes=10**8) as writer:
+        writer.submit(ScoredRows(batch, scored, ref, "a", 0.002, AT))
+        writer.submit(eager)
+        writer.submit(ScoredRows(batch, scored, ref, "b", None, AT))
+        writer.submit(ScoredRows(batch, scored, ref, "a", 0.003, AT))
+    logged = read_prediction_log(root)
+    assert writer.stats["written"] == len(logged) == 200
+    assert logged.groupby("variant").size().to_dict() == {"a": 100, "b": 50, "default": 50}
+    latency = logged.groupby("variant")["latency_ms"].agg(["min", "max", "count"])
+    assert latency.loc["a"].tolist() == [2.0, 3.0, 100]
+    assert latency.loc[["b", "default"], "count"].tolist() == [0, 0]  # not measured: null
+    assert logged["src_ip"].tolist() == batch.columns["src_ip"].tolist() * 4
