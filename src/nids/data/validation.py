@@ -210,7 +210,9 @@ def _coerce_ts(series: pd.Series, issues: RowIssues) -> pd.Series:
     missing = _blank(series)
     num = pd.Series(to_float64(series), index=series.index)
     numeric_ok = num.notna().to_numpy() & np.isfinite(num.to_numpy()) & (num.abs() < _MAX_EPOCH_S)
-    micros = np.where(numeric_ok, np.round(num.to_numpy(na_value=0.0) * 1e6), 0).astype("int64")
+    # Out-of-range seconds become 0 before scaling (1e308 * 1e6 would overflow).
+    seconds = np.where(numeric_ok, num.to_numpy(na_value=0.0), 0.0)
+    micros = np.round(seconds * 1e6).astype("int64")
     ts = pd.Series(pd.to_datetime(micros, unit="us", utc=True), index=series.index)
     ts = ts.astype("datetime64[us, UTC]")
     text_rows = ~numeric_ok & ~missing & num.isna().to_numpy()
