@@ -264,9 +264,15 @@ def _coerce_int(series: pd.Series, field: str, issues: RowIssues, *, required: b
     issues.add(below, field, "negative value" if lo == 0 else f"below {lo}", series)
     issues.add(above, field, f"above {hi}" if hi < 2**62 else "too large", series)
     ok = finite & ~fractional & ~below & ~above
+    if pd.api.types.is_integer_dtype(series.dtype):
+        # The checks ran on float64; the values are taken exact (float64 rounds
+        # integers above 2**53). ``ok`` bounds them to int64.
+        unsigned = pd.api.types.is_unsigned_integer_dtype(series.dtype)
+        arr = series.to_numpy(dtype="uint64" if unsigned else "int64", na_value=0)
+    kept = np.where(ok, arr, 0).astype("int64")
     if required:
-        return pd.Series(np.where(ok, arr, 0).astype("int64"))
-    values = pd.array(np.where(ok, arr, 0).astype("int64"), dtype="Int64")
+        return pd.Series(kept)
+    values = pd.array(kept, dtype="Int64")
     values[~ok] = pd.NA
     return pd.Series(values)
 

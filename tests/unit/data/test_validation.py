@@ -38,6 +38,17 @@ def test_output_is_canonical_with_community_ids_and_normalised_values() -> None:
     assert validate_flows(spec)["community_id"].iloc[0] == "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
 
 
+@pytest.mark.parametrize("dtype", ["int64", "uint64", "Int64"])
+def test_integer_columns_keep_values_beyond_float_precision(dtype: str) -> None:
+    """Checks run on float64, but 2**53 + 1 bytes must not come back as 2**53."""
+    frame = sample_flows().head(3)
+    frame["src_bytes"] = pd.Series([2**53 + 1, 2**62, 7], dtype=dtype)
+    frame["tcp_flags"] = pd.Series([2, 18, 255], dtype=dtype)
+    out = validate_flows(frame)
+    assert out["src_bytes"].tolist() == [2**53 + 1, 2**62, 7]
+    assert out["tcp_flags"].tolist() == [2, 18, 255]
+
+
 def test_timestamps_from_epoch_seconds_iso_text_and_naive_datetimes_are_utc() -> None:
     base = sample_flows().iloc[:3].copy()
     want = pd.Timestamp("2025-11-03 08:00:00.250", tz="UTC")
