@@ -21,6 +21,9 @@ import pandas as pd
 _SCALE = float(2**64)
 #: Up to this many keys (str or None only) skip pandas and read a bounded point cache.
 SMALL_MAX_KEYS = 1024
+#: Only keys up to this long are cached (addresses, IDs): the cache stays ~4 MB even
+#: when clients send long header values.
+CACHED_KEY_MAX_CHARS = 128
 
 
 def key_points(keys: Sequence[object] | pd.Series | np.ndarray, salt: str) -> np.ndarray:
@@ -30,10 +33,17 @@ def key_points(keys: Sequence[object] | pd.Series | np.ndarray, salt: str) -> np
         if all(v is None or type(v) is str for v in values):
             # A request's few keys: pandas' fixed costs (a Series, factorize) would be
             # most of the routing time; cached points are the same floats as below.
+            texts: list[str] = ["" if v is None else str(v) for v in values]
+            salt_bytes = salt.encode()
             return np.fromiter(
-                (_cached_point(salt, "" if v is None else v) for v in values),
+                (
+                    _cached_point(salt, text)
+                    if len(text) <= CACHED_KEY_MAX_CHARS
+                    else _point(text, salt_bytes)  # long keys (a header) would pin memory
+                    for text in texts
+                ),
                 dtype=np.float64,
-                count=len(values),
+                count=len(texts),
             )
     return _factorized_points(keys, salt)
 

@@ -253,8 +253,11 @@ def _hashed(v: FlowView, column: str) -> np.ndarray:
     # Request-sized batches (online scoring): remember the addresses' hashes, since
     # pandas' hashing costs ~0.4 µs per value plus a fixed cost, a dict lookup ~0.04 µs.
     # Same values: the misses go through hash_array.
-    hashes = np.fromiter((_HASHES.get(u, 0) for u in uniques), dtype=np.uint64, count=len(uniques))
-    missing = [i for i, u in enumerate(uniques) if u not in _HASHES]
+    # One lookup per value: another thread (an A/B variant, a model warming up) may
+    # fill the cache meanwhile, and a second look would leave a miss at hash 0.
+    known = [_HASHES.get(u) for u in uniques]
+    missing = [i for i, h in enumerate(known) if h is None]
+    hashes = np.array([0 if h is None else h for h in known], dtype=np.uint64)
     if missing:
         fresh = pd.util.hash_array(uniques[missing])
         if len(_HASHES) + len(missing) > _HASHES_MAX:

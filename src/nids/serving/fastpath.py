@@ -35,6 +35,9 @@ from nids.data.schema import (
 #: Batches up to this many flows take the fast path (measured ~3x faster than the
 #: vectorised validator at 1,000 flows thanks to cached address parsing).
 FAST_MAX_ROWS = 5000
+#: Bodies larger than this cannot be a fast-path batch (~300 bytes a flow): they go to
+#: the general parser without a first decoding pass.
+FAST_MAX_BYTES = 4 * 1024 * 1024
 _MAX_EPOCH_S = 1e11
 # YYYY-MM-DD[T ]HH:MM:SS[.ffffff][Z|+HH:MM]: the form sensors and clients send.
 _PLAIN_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?$")
@@ -203,10 +206,13 @@ def decode_json(body: bytes, *, ndjson: bool) -> dict[str, list[Any]] | None:
     """
     import msgspec
 
-    whole, lines, names = _decoders()
+    whole, one, names = _decoders()
     try:
-        flows = lines.decode_lines(body) if ndjson else whole.decode(body).flows
-    except msgspec.MsgspecError:
+        if ndjson:  # one object per line, split as the general parser splits
+            flows = [one.decode(line) for line in body.splitlines() if line.strip()]
+        else:
+            flows = whole.decode(body).flows
+    except (msgspec.MsgspecError, ValueError):  # ValueError: text that is not UTF-8
         return None
     if not flows:
         return None

@@ -23,7 +23,13 @@ from nids.data.schema import INPUT_COLUMNS, LABEL_COLUMNS, REQUIRED_COLUMNS
 from nids.data.validation import check_flows
 from nids.errors import SchemaError
 from nids.serving.batch import FlowBatch
-from nids.serving.fastpath import FAST_MAX_ROWS, arrow_columns, decode_json, fast_columns
+from nids.serving.fastpath import (
+    FAST_MAX_BYTES,
+    FAST_MAX_ROWS,
+    arrow_columns,
+    decode_json,
+    fast_columns,
+)
 
 SOURCE = "request"
 JSON_TYPES = ("application/json",)
@@ -63,7 +69,7 @@ def parse_flows(body: bytes, content_type: str | None, *, max_flows: int) -> Flo
     :class:`TooManyFlowsError` (-> 413) beyond ``max_flows``.
     """
     kind = media_type(content_type)
-    if kind in JSON_TYPES or kind in NDJSON_TYPES:
+    if (kind in JSON_TYPES or kind in NDJSON_TYPES) and len(body) <= FAST_MAX_BYTES:
         decoded = decode_json(body, ndjson=kind in NDJSON_TYPES)
         if decoded is not None:
             _check_count(len(decoded["ts"]), max_flows)
@@ -234,6 +240,11 @@ def _columnar_table(body: bytes, *, arrow: bool) -> Any:
     unknown = sorted(set(table.column_names) - _ALLOWED)
     if unknown:
         raise SchemaError("unknown column", source=SOURCE, field=unknown[0])
+    seen: set[str] = set()
+    for name in table.column_names:
+        if name in seen:
+            raise SchemaError("column given twice", source=SOURCE, field=name)
+        seen.add(name)
     return table
 
 

@@ -102,3 +102,15 @@ def test_keys_that_are_not_text_take_the_pandas_path_unchanged() -> None:
     assert points[0] == points[1] == points[2]
     assert points[3] == points[4] == key_points([""], "e")[0]
     assert np.array_equal(points, key_points(pd.Series(keys, dtype=object), "e"))
+
+
+def test_long_keys_are_hashed_but_not_cached() -> None:
+    """A header key of any length gets its point; only short keys enter the cache."""
+    from nids.abtest.assign import CACHED_KEY_MAX_CHARS, _cached_point
+
+    _cached_point.cache_clear()
+    long_key = "x" * (CACHED_KEY_MAX_CHARS + 1)
+    keys = [long_key, "10.0.0.1", long_key]
+    points = key_points(keys, "e")
+    assert points.tolist() == key_points(pd.Series(keys * 400, dtype=object), "e")[:3].tolist()
+    assert _cached_point.cache_info().currsize == 1  # the address, not the long key

@@ -410,3 +410,33 @@ def test_arrow_fast_path_leaves_other_tables_to_check_flows(
         assert (info.value.line, info.value.field) == (2, name)
     else:  # valid in another spelling: check_flows coerces it
         assert len(parse_flows(_arrow(table), kind, max_flows=100)) == 6
+
+
+@pytest.mark.parametrize("kind", ["application/json", "application/x-ndjson"])
+def test_text_that_is_not_utf8_is_a_422(records: list[dict[str, Any]], kind: str) -> None:
+    row = orjson.dumps(records[0]).replace(b'"tcp"', b'"\xff"')
+    body = row if kind.endswith("ndjson") else b'{"flows": [' + row + b"]}"
+    with pytest.raises(SchemaError, match="malformed JSON"):
+        parse_body(body, kind, max_flows=10)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda a, b: a + b" " + b,  # two objects on one line
+        lambda a, b: a.replace(b",", b",\n", 1) + b"\n" + b,  # an object over two lines
+    ],
+)
+def test_ndjson_is_one_object_per_line(records: list[dict[str, Any]], layout: Any) -> None:
+    body = layout(orjson.dumps(records[0]), orjson.dumps(records[1]))
+    with pytest.raises(SchemaError, match="malformed JSON") as info:
+        parse_body(body, "application/x-ndjson", max_flows=10)
+    assert info.value.line == 1
+
+
+def test_arrow_column_given_twice_is_a_422(records: list[dict[str, Any]]) -> None:
+    table = to_table(parse_body(_json(records[:3]), None, max_flows=10))
+    table = table.append_column("src_ip", table.column("dst_ip"))
+    with pytest.raises(SchemaError, match="column given twice") as info:
+        parse_body(_arrow(table), "application/vnd.apache.arrow.stream", max_flows=10)
+    assert info.value.field == "src_ip"

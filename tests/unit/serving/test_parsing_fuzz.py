@@ -86,11 +86,16 @@ def _outcome(fn: Any) -> tuple[str, Any]:
         return "error", (exc.line, exc.field, exc.message)
 
 
-@given(changes=st.lists(CHANGE, max_size=4), ndjson=st.booleans())
+@given(
+    changes=st.lists(CHANGE, max_size=4),
+    ndjson=st.booleans(),
+    sep=st.sampled_from([b"\n", b"\r\n", b"\n \n", b" ", b"\n", b"\n"]),
+    indent=st.sampled_from([False, False, False, True]),
+)
 # Found by this test: check_flows scaled out-of-range epoch seconds (overflow warning).
-@example(changes=[(0, "ts", 1.7976931348623157e308)], ndjson=False)
+@example(changes=[(0, "ts", 1.7976931348623157e308)], ndjson=False, sep=b"\n", indent=False)
 def test_fast_parsers_answer_as_the_general_parser(
-    flows: pd.DataFrame, changes: list[tuple[int, str, Any]], ndjson: bool
+    flows: pd.DataFrame, changes: list[tuple[int, str, Any]], ndjson: bool, sep: bytes, indent: bool
 ) -> None:
     rows = flow_records(flows.head(6))
     for row, field, value in changes:
@@ -99,10 +104,11 @@ def test_fast_parsers_answer_as_the_general_parser(
         else:
             rows[row][field] = value
     try:
-        docs = [orjson.dumps(r) for r in rows]
+        option = orjson.OPT_INDENT_2 if indent else None  # pretty-printed: not NDJSON
+        docs = [orjson.dumps(r, option=option) for r in rows]
     except TypeError:  # a value orjson cannot write (an integer beyond 64 bits)
         return
-    body = b"\n".join(docs) if ndjson else b'{"flows": [' + b",".join(docs) + b"]}"
+    body = sep.join(docs) if ndjson else b'{"flows": [' + b",".join(docs) + b"]}"
     kind = "application/x-ndjson" if ndjson else "application/json"
     fast = _outcome(lambda: parsing.parse_flows(body, kind, max_flows=100))
     general = _outcome(lambda: _general(body, ndjson))
