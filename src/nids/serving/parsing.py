@@ -1,8 +1,10 @@
 """Request bodies to validated flow batches: JSON, NDJSON, Arrow IPC and parquet.
 
-JSON is parsed with orjson and checked column by column (the set of Python types in
-a column is computed in C), never with a pydantic model per row, so a 10,000-flow
-batch costs milliseconds. The checks are strict about JSON types (``false`` is not a
+Well-formed bodies take the fast acceptors of :mod:`nids.serving.fastpath` (msgspec
+decoding for JSON/NDJSON, column-wise reads for Arrow/parquet). Whatever they decline
+comes here: JSON is parsed with orjson and checked column by column (the set of Python
+types in a column is computed in C), never with a pydantic model per row, so a
+10,000-flow batch costs milliseconds. The checks are strict about JSON types (``false`` is not a
 number, ``"80"`` is not a port); value rules (ranges, IP syntax, protocols, Community
 IDs) are the schema's own, applied by :func:`nids.data.validation.check_flows`. Every
 rejection is a :class:`~nids.errors.SchemaError` naming the row (1-based) and field.
