@@ -265,30 +265,37 @@ def _cpu_breakdown(settings: Any, flows: list[dict[str, Any]]) -> None:
     served = build_served_model(load_model("models:/nids-isoforest@production", settings))
     ctx = ScoringContext(ServiceMetrics.create(), AllowList(), None, "ecs")
     print("\nCPU ms per request, in process (median of repeats; thread time)")
-    print(f"{'flows':>6}{'parse':>9}{'features':>10}{'forest':>9}{'explain+frame':>15}{'whole':>9}")
-    for n, repeats in ((1, 300), (1000, 20)):
-        cpu = _cpu_stages(orjson.dumps({"flows": flows[:n]}), served, ctx, repeats)
+    print(
+        f"{'flows':>10}{'parse':>9}{'features':>10}{'forest':>9}{'explain+frame':>15}{'whole':>9}"
+    )
+    for n, repeats, fmt in ((1, 300, "json"), (1000, 20, "json"), (1000, 20, "arrow")):
+        body = orjson.dumps({"flows": flows[:n]})
+        kind = ARROW_STREAM if fmt == "arrow" else None
+        cpu = _cpu_stages(_arrow_body(body) if kind else body, kind, served, ctx, repeats)
         rest = cpu["predict"] - cpu["features"] - cpu["forest"]
+        label = f"{n} {fmt}"
         print(
-            f"{n:>6}{cpu['parse']:9.2f}{cpu['features']:10.2f}{cpu['forest']:9.3f}"
+            f"{label:>10}{cpu['parse']:9.2f}{cpu['features']:10.2f}{cpu['forest']:9.3f}"
             f"{rest:15.2f}{cpu['whole']:9.2f}"
         )
     print()
 
 
-def _cpu_stages(body: bytes, served: Any, ctx: Any, repeats: int) -> dict[str, float]:
+def _cpu_stages(
+    body: bytes, kind: str | None, served: Any, ctx: Any, repeats: int
+) -> dict[str, float]:
     from nids.serving.parsing import parse_flows
     from nids.serving.scoring import score_request
 
     scorer = served.scorer
-    columns = parse_flows(body, None, max_flows=10_000).columns
+    columns = parse_flows(body, kind, max_flows=10_000).columns
     x = scorer.features(columns)
     stages = {
-        "parse": lambda: parse_flows(body, None, max_flows=10_000),
+        "parse": lambda: parse_flows(body, kind, max_flows=10_000),
         "features": lambda: scorer.features(columns, state=served.context),
         "forest": lambda: scorer.score_features(x),
         "predict": lambda: scorer.predict(columns, state=served.context),
-        "whole": lambda: score_request(parse_flows(body, None, max_flows=10_000), served, ctx),
+        "whole": lambda: score_request(parse_flows(body, kind, max_flows=10_000), served, ctx),
     }
     cpu = {}
     for name, fn in stages.items():
