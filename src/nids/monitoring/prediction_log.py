@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 PART_GLOB = "date=*/hour=*/part-*.parquet"
 _STOP = object()
+# The writer thread wakes at most this often for submitted batches (seconds).
+_GATHER_S = 0.05
 
 
 def _fs(root: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, str]:
@@ -225,14 +227,22 @@ class PredictionLogWriter:
                 self._thread.start()
 
     def _run(self) -> None:
-        buffer: list[pd.DataFrame | pa.Table] = []
+        buffer: list[pd.DataFrame | _Sampled] = []
         rows = 0
         last = time.monotonic()
+        pending: list[Any] = []
         while True:
-            try:
-                item = self._queue.get(timeout=max(self.flush_interval_s / 4, 0.05))
-            except queue.Empty:
-                item = None
+            if not pending:
+                try:
+                    pending.append(self._queue.get(timeout=max(self.flush_interval_s / 4, 0.05)))
+                except queue.Empty:
+                    pending.append(None)
+                if isinstance(pending[0], _Batch):
+                    # Let the next batches queue up: one wake-up (and one GIL hand-over
+                    # from the request thread) per gathering period, not per request.
+                    time.sleep(_GATHER_S)
+                pending += self._drain()
+            item = pending.pop(0)
             if isinstance(item, _Batch):
                 try:
                     part = item.rows_part()
@@ -252,7 +262,15 @@ class PredictionLogWriter:
             if item is _STOP:
                 return
 
-    def _write_buffer(self, buffer: list[pd.DataFrame | pa.Table], rows: int) -> None:
+    def _drain(self) -> list[Any]:
+        """Everything queued right now (at most one queue's worth)."""
+        items: list[Any] = []
+        with contextlib.suppress(queue.Empty):
+            while len(items) < (self._queue.maxsize or 4096):
+                items.append(self._queue.get_nowait())
+        return items
+
+    def _write_buffer(self, buffer: list[pd.DataFrame | _Sampled], rows: int) -> None:
         try:
             frame = _log_frame(buffer)
         except Exception as exc:  # parts that do not combine: counted drops, never raise
@@ -330,12 +348,20 @@ def _now() -> pd.Timestamp:
 
 
 class LogRows(Protocol):
-    """Log rows built on demand: ``take(rows)`` gives those rows as a log frame, or as
-    an Arrow table of the same columns (cheaper: converted to pandas once per flush)."""
+    """Log rows built off the request path, in two steps.
+
+    ``take(rows)`` selects the sampled rows (cheap, still unbuilt: the writer thread
+    does it per submitted batch); ``combine(parts)`` builds one Arrow table of many
+    selections at flush time, with the columns :func:`build_log_frame` gives
+    (``scored_at`` included). One build per flush instead of one per request keeps the
+    writer's work, and its interference with the request thread, small.
+    """
 
     def __len__(self) -> int: ...
 
-    def take(self, rows: np.ndarray) -> pd.DataFrame | pa.Table: ...
+    def take(self, rows: np.ndarray) -> LogRows: ...
+
+    def combine(self, parts: Sequence[Any]) -> pa.Table: ...
 
 
 @dataclass
@@ -349,22 +375,19 @@ class _Batch:
     features: np.ndarray | None = None
     feature_names: Sequence[str] | None = None
 
-    def rows_part(self) -> pd.DataFrame | pa.Table:
+    def rows_part(self) -> pd.DataFrame | _Sampled:
         """The sampled rows (with their features) and the rate they stand for, the time."""
         whole = self.rows.size == len(self.frame)
-        part = (
-            self.frame
-            if whole and isinstance(self.frame, pd.DataFrame)
-            else self.frame.take(self.rows)
-        )
         x = None
         if self.features is not None and self.feature_names is not None:
-            x = np.asarray(self.features)
-            if len(x) != len(self.frame):
-                raise DataError(f"{len(x)} feature rows for {len(self.frame)} flows")
+            x = np.asarray(self.features, dtype=float)
+            if x.ndim != 2 or x.shape != (len(self.frame), len(self.feature_names)):
+                raise DataError(f"feature matrix of shape {x.shape} for {len(self.frame)} flows")
             x = x if whole else x[self.rows]
-        if isinstance(part, pa.Table):
-            return self._table_part(part, x)
+        if not isinstance(self.frame, pd.DataFrame):
+            names = tuple(self.feature_names) if x is not None and self.feature_names else None
+            return _Sampled(self.frame.take(self.rows), x, names, self.sample_rate)
+        part = self.frame if whole else self.frame.take(self.rows)
         if x is not None and self.feature_names is not None:
             part = with_features(part, x, self.feature_names)
         part = part.assign(sample_rate=self.sample_rate)  # to scale counts back up
@@ -372,37 +395,50 @@ class _Batch:
             part["scored_at"] = self.submitted_at
         return part
 
-    def _table_part(self, table: pa.Table, x: np.ndarray | None) -> pa.Table:
-        n = table.num_rows
-        names, arrays = list(table.column_names), list(table.columns)
-        if "scored_at" not in names:
-            stamp = pa.scalar(self.submitted_at.to_pydatetime(), type=pa.timestamp("us", "UTC"))
-            names.append("scored_at")
-            arrays.append(pa.repeat(stamp, n))
-        if x is not None and self.feature_names is not None:
-            x = np.asarray(x, dtype=float)
-            if x.shape != (n, len(self.feature_names)):
-                raise DataError(f"feature matrix of shape {x.shape} for {n} rows")
-            names += feature_columns(self.feature_names)
-            arrays += [pa.array(column) for column in np.ascontiguousarray(x.T)]
-        names.append("sample_rate")
-        arrays.append(pa.array(np.full(n, self.sample_rate)))
-        # One table of all columns (appending one by one copies the schema each time).
-        return pa.Table.from_arrays(arrays, names=names)
+
+@dataclass
+class _Sampled:
+    """Sampled rows of a :class:`LogRows` batch, built with others at flush time."""
+
+    rows: LogRows
+    features: np.ndarray | None
+    feature_names: tuple[str, ...] | None
+    sample_rate: float
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def joins(self, other: _Sampled) -> bool:
+        """Whether ``other`` can be built in the same table."""
+        return type(other.rows) is type(self.rows) and other.feature_names == self.feature_names
 
 
-def _log_frame(parts: list[pd.DataFrame | pa.Table]) -> pd.DataFrame:
-    """One frame of buffered parts; runs of Arrow tables are converted together."""
+def _combined(run: list[_Sampled]) -> pd.DataFrame:
+    """The log frame of compatible sampled parts: one table build, one conversion."""
+    table = run[0].rows.combine([s.rows for s in run])
+    names, arrays = list(table.column_names), list(table.columns)
+    first = run[0]
+    if first.feature_names is not None:
+        x = np.vstack([s.features for s in run if s.features is not None])
+        names += feature_columns(first.feature_names)
+        arrays += [pa.array(column) for column in np.ascontiguousarray(x.T)]
+    names.append("sample_rate")  # to scale counts back up
+    arrays.append(pa.array(np.repeat([s.sample_rate for s in run], [len(s) for s in run])))
+    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=_LOG_TYPES.get)
+
+
+def _log_frame(parts: list[pd.DataFrame | _Sampled]) -> pd.DataFrame:
+    """One frame of buffered parts; runs of compatible sampled parts are built together."""
     frames: list[pd.DataFrame] = []
-    run: list[pa.Table] = []
+    run: list[_Sampled] = []
     for part in [*parts, None]:
-        if isinstance(part, pa.Table) and (not run or part.schema.equals(run[0].schema)):
+        if isinstance(part, _Sampled) and (not run or run[0].joins(part)):
             run.append(part)
             continue
         if run:
-            frames.append(pa.concat_tables(run).to_pandas(types_mapper=_LOG_TYPES.get))
+            frames.append(_combined(run))
             run = []
-        if isinstance(part, pa.Table):
+        if isinstance(part, _Sampled):
             run.append(part)
         elif part is not None:
             frames.append(part)

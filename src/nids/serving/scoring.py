@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -256,25 +256,42 @@ class ScoredRows:
     def __len__(self) -> int:
         return len(self.batch)
 
-    def take(self, rows: np.ndarray) -> pa.Table:
-        """Log rows of ``rows`` as an Arrow table: the columns :func:`build_log_frame`
-        gives (flow inputs, score, alert flag, model, variant, time), plus the batch's
-        scoring time as ``latency_ms``; pandas only once per flush, in the writer."""
-        table = self.batch.take(rows).table().select(_LOG_INPUTS)
-        n = table.num_rows
+    def take(self, rows: np.ndarray) -> ScoredRows:
+        """The given rows (numpy indexing only: the writer does this per batch)."""
+        scored = {name: np.asarray(values)[rows] for name, values in self.scored.items()}
+        return replace(self, batch=self.batch.take(rows), scored=scored)
+
+    def combine(self, parts: Sequence[ScoredRows]) -> pa.Table:
+        """One log table of ``parts`` (rows in order): the columns :func:`build_log_frame`
+        gives (flow inputs, score, alert flag, model, variant, time), plus each batch's
+        scoring time as ``latency_ms`` when measured."""
+        sizes = [len(p) for p in parts]
+        names = list(parts[0].batch.columns)
+        if all(list(p.batch.columns) == names for p in parts):
+            flows = FlowBatch.concat([p.batch for p in parts]).table()
+        else:  # batches parsed from different inputs: build each, then stack
+            flows = pa.concat_tables([p.batch.table() for p in parts])
         text = pa.string()
+
+        def each(values: list[Any], kind: pa.DataType) -> pa.Array:
+            # One value per part, repeated over its rows.
+            return pa.array(np.repeat(np.array(values, dtype=object), sizes).tolist(), type=kind)
+
+        stamps = [p.scored_at.astimezone(UTC).replace(tzinfo=None) for p in parts]
         columns = {
-            "score": pa.array(np.asarray(self.scored["score"], dtype=np.float64)[rows]),
-            "is_alert": pa.array(np.asarray(self.scored["is_alert"], dtype=bool)[rows]),
-            "model_name": pa.repeat(pa.scalar(self.ref.name, text), n),
-            "model_version": pa.repeat(pa.scalar(str(self.ref.version), text), n),
-            "variant": pa.repeat(pa.scalar(self.variant, text), n),
-            "scored_at": pa.repeat(pa.scalar(self.scored_at, pa.timestamp("us", "UTC")), n),
+            "score": pa.array(np.concatenate([p.scored["score"] for p in parts]), pa.float64()),
+            "is_alert": pa.array(np.concatenate([p.scored["is_alert"] for p in parts]), pa.bool_()),
+            "model_name": each([p.ref.name for p in parts], text),
+            "model_version": each([str(p.ref.version) for p in parts], text),
+            "variant": each([p.variant for p in parts], text),
+            "scored_at": each(stamps, pa.timestamp("us", "UTC")),
         }
-        if self.elapsed_s is not None:  # the batch's scoring time, per flow row (A/B latency)
-            columns["latency_ms"] = pa.array(np.full(n, self.elapsed_s * 1000.0))
+        if any(p.elapsed_s is not None for p in parts):  # the batch's scoring time (A/B)
+            latency = [np.nan if p.elapsed_s is None else p.elapsed_s * 1000.0 for p in parts]
+            columns["latency_ms"] = pa.array(np.repeat(latency, sizes), pa.float64())
+        flows = flows.select(_LOG_INPUTS)
         return pa.Table.from_arrays(
-            [*table.columns, *columns.values()], names=[*table.column_names, *columns]
+            [*flows.columns, *columns.values()], names=[*flows.column_names, *columns]
         )
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from nids.monitoring.prediction_log import (
     PredictionLogWriter,
     _log_frame,
+    _Sampled,
     build_log_frame,
     read_prediction_log,
 )
@@ -42,8 +43,9 @@ def test_scored_rows_equal_the_eager_log_frame(flows: pd.DataFrame) -> None:
     )
     eager["latency_ms"] = 4.0
     assert len(rows) == 120
-    # Arrow rows, converted as the writer converts them: the eager frame, dtypes included.
-    pd.testing.assert_frame_equal(_log_frame([rows.take(picked)]), eager)
+    # Built and converted as the writer does it: the eager frame, dtypes included.
+    built = _log_frame([_Sampled(rows.take(picked), None, None, 1.0)])
+    pd.testing.assert_frame_equal(built.drop(columns="sample_rate"), eager)
 
 
 def test_writer_builds_only_the_sampled_rows(flows: pd.DataFrame, tmp_path: Path) -> None:
@@ -51,17 +53,26 @@ def test_writer_builds_only_the_sampled_rows(flows: pd.DataFrame, tmp_path: Path
     built: list[int] = []
 
     class Counting(ScoredRows):
-        def take(self, rows: np.ndarray) -> Any:
-            built.append(len(rows))
-            return super().take(rows)
+        def combine(self, parts: Any) -> Any:
+            built.append(sum(len(p) for p in parts))
+            return super().combine(parts)
 
-    rows = Counting(batch, scored, ModelRef("nids-isoforest", "3"), "default", None, AT)
     x = np.arange(1000.0)[:, None] * np.array([[1.0, -2.0]])
     root = str(tmp_path / "log")
     with PredictionLogWriter(root, sample_rate=0.1, max_bytes=10**8, seed=5) as writer:
-        writer.submit(rows, features=x, feature_names=["a", "b"])
+        for half in (slice(0, 500), slice(500, 1000)):  # two requests, one flush
+            rows = Counting(
+                batch.take(np.arange(1000)[half]),
+                {name: values[half] for name, values in scored.items()},
+                ModelRef("nids-isoforest", "3"),
+                "default",
+                None,
+                AT,
+            )
+            writer.submit(rows, features=x[half], feature_names=["a", "b"])
     logged = read_prediction_log(root)
-    assert built == [len(logged)] and 60 < len(logged) < 140  # ~10 % of 1,000, built once
+    # ~10 % of 1,000 flows, built in one table at the flush
+    assert built == [len(logged)] and 60 < len(logged) < 140
     position = {cid: i for i, cid in enumerate(batch.columns["community_id"].tolist())}
     at = logged["community_id"].map(position).to_numpy()
     np.testing.assert_array_equal(logged["score"], scored["score"][at])
