@@ -139,8 +139,13 @@ def _canonical_iso(values: list[str]) -> np.ndarray | None:
         return None
 
 
-def _ints(values: list[Any], high: int) -> np.ndarray:
-    arr = np.asarray(values, dtype=np.int64)  # OverflowError beyond int64: deferred
+def _ints(values: list[Any] | np.ndarray, high: int) -> np.ndarray:
+    if isinstance(values, list) and 0 < len(values) <= _FEW:
+        # A few JSON integers: Python's min/max cost less than numpy's reductions.
+        if min(values) < 0 or max(values) > high:
+            raise Unsure
+        return np.array(values, dtype=np.int64)  # OverflowError beyond int64: deferred
+    arr = np.asarray(values, dtype=np.int64)
     if arr.size and (int(arr.min()) < 0 or int(arr.max()) > high):
         raise Unsure
     return arr
