@@ -19,7 +19,7 @@ import pyarrow as pa
 from nids.batch.frames import SOURCE_FIELDS
 from nids.batch.options import BatchOptions
 from nids.batch.summary import source_dict
-from nids.data.schema import FLOW_SCHEMA
+from nids.data.schema import FLOW_SCHEMA, table_to_frame
 from nids.data.validation import DTYPES
 from nids.errors import DataError, ServiceUnavailableError
 
@@ -44,7 +44,7 @@ def spark_ddl(schema: pa.Schema) -> str:
 
 def to_flows(table: pa.Table) -> pd.DataFrame:
     """An Arrow table of :data:`READ_SCHEMA` as the pandas frame the readers yield."""
-    frame = table.to_pandas(types_mapper={pa.int16(): pd.Int16Dtype()}.get)
+    frame = table_to_frame(table)
     return frame.astype(DTYPES)
 
 

@@ -23,7 +23,12 @@ source side), ``dst`` the responder.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -111,3 +116,12 @@ def proto_number(proto: str) -> int | None:
     if proto.isdigit():
         return int(proto)
     return PROTO_NUMBERS.get(proto)
+
+
+def table_to_frame(table: pa.Table | pa.RecordBatch) -> pd.DataFrame:
+    """A ``FLOW_SCHEMA`` table (or batch) as the canonical DataFrame: Arrow's own
+    conversion, except that the nullable int16 ``tcp_flags`` stays a nullable integer
+    (``Int16``) instead of becoming float."""
+    import pandas as pd
+
+    return table.to_pandas(types_mapper={pa.int16(): pd.Int16Dtype()}.get)

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from nids.data.schema import INPUT_COLUMNS
+from nids.data.schema import INPUT_COLUMNS, table_to_frame
 from nids.errors import DataError, EmptyDataError
 
 log = logging.getLogger(__name__)
@@ -424,7 +424,7 @@ def _combined(run: list[_Sampled]) -> pd.DataFrame:
         arrays += [pa.array(column) for column in np.ascontiguousarray(x.T)]
     names.append("sample_rate")  # to scale counts back up
     arrays.append(pa.array(np.repeat([s.sample_rate for s in run], [len(s) for s in run])))
-    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=_LOG_TYPES.get)
+    return table_to_frame(pa.Table.from_arrays(arrays, names=names))
 
 
 def _log_frame(parts: list[pd.DataFrame | _Sampled]) -> pd.DataFrame:
@@ -443,10 +443,6 @@ def _log_frame(parts: list[pd.DataFrame | _Sampled]) -> pd.DataFrame:
         elif part is not None:
             frames.append(part)
     return pd.concat(frames, ignore_index=True)
-
-
-# Arrow -> pandas as the canonical flow frame has it (nullable small ints stay ints).
-_LOG_TYPES = {pa.int16(): pd.Int16Dtype()}
 
 
 def _is_local(fs: Any) -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from nids.data.schema import FLOW_SCHEMA
+from nids.data.schema import FLOW_SCHEMA, table_to_frame
 from nids.features.columns import flow_records, frame_columns
 
 
@@ -62,13 +62,12 @@ class FlowBatch:
     def frame(self) -> pd.DataFrame:
         """The canonical DataFrame (canonical dtypes, built once)."""
         if self._frame is None:
-            self._frame = self.table().to_pandas(types_mapper=_TYPES.get)
+            self._frame = table_to_frame(self.table())
         return self._frame
 
 
-# Arrow builds typed columns far cheaper than 17 pandas Series; its pandas conversion
-# gives exactly the canonical dtypes (nullable tcp_flags stay integers).
-_TYPES = {pa.int16(): pd.Int16Dtype()}
+# Arrow builds typed columns far cheaper than 17 pandas Series; table_to_frame gives
+# exactly the canonical dtypes (nullable tcp_flags stay integers).
 
 
 def _canonical_table(columns: dict[str, np.ndarray], n: int) -> pa.Table:

@@ -21,8 +21,9 @@ from nids.data.generator.attacks import ATTACK_SPLIT, ATTACK_TYPES, Window, gene
 from nids.data.generator.benign import BenignProfile, generate_benign
 from nids.data.generator.block import FlowBlock
 from nids.data.generator.drift import DRIFT_SCENARIOS, Scenario, describe_scenarios
-from nids.data.generator.frame import table_to_frame, to_table
+from nids.data.generator.frame import to_table
 from nids.data.generator.network import build_network
+from nids.data.schema import table_to_frame
 from nids.errors import ConfigError
 
 __all__ = [

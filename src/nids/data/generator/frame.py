@@ -13,7 +13,6 @@ import base64
 import hashlib
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from nids.data.community_id import community_ids
@@ -101,11 +100,6 @@ def _ips(ips: np.ndarray) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(idx), pa.array(names, pa.string())).cast(
         pa.string()
     )
-
-
-def table_to_frame(table: pa.Table) -> pd.DataFrame:
-    """A ``FLOW_SCHEMA`` table as the canonical DataFrame (nullable Int16 ``tcp_flags``)."""
-    return table.to_pandas(types_mapper={pa.int16(): pd.Int16Dtype()}.get)
 
 
 def to_table(block: FlowBlock, attack_types: tuple[str, ...]) -> pa.Table:

@@ -33,7 +33,7 @@ from nids.data.readers.text import (
     parse_json_lines,
 )
 from nids.data.readers.zeek import map_zeek, parse_tsv_header
-from nids.data.schema import REQUIRED_COLUMNS
+from nids.data.schema import REQUIRED_COLUMNS, table_to_frame
 from nids.data.validation import CheckResult, RowIssues, check_flows, first_error
 from nids.errors import DataError, EmptyDataError, SchemaError, ServiceUnavailableError
 
@@ -291,7 +291,7 @@ def _parquet_batches(
             offset = 1
             for batch in pf.iter_batches(batch_size=batch_rows, columns=wanted):
                 _check_arrow(batch, sf.name)
-                frame = batch.to_pandas(types_mapper={pa.int16(): pd.Int16Dtype()}.get)
+                frame = table_to_frame(batch)
                 lines = np.arange(offset, offset + len(frame))
                 offset += len(frame)
                 advance(int(sf.size * len(frame) / max(pf.metadata.num_rows, 1)))
