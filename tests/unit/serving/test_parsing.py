@@ -22,6 +22,13 @@ def _json(rows: list[dict[str, Any]]) -> bytes:
     return orjson.dumps({"flows": rows})
 
 
+def _arrow(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
 def test_json_gives_canonical_frame(records: list[dict[str, Any]], flows: pd.DataFrame) -> None:
     frame = parse_body(_json(records), "application/json; charset=utf-8", max_flows=100)
     assert list(frame.columns) == COLUMNS
@@ -36,14 +43,11 @@ def test_ndjson_arrow_and_parquet_match_json(records: list[dict[str, Any]]) -> N
     reference = parse_body(_json(records), None, max_flows=100)
     ndjson = b"\n".join(orjson.dumps(r) for r in records) + b"\n\n"
     table = to_table(reference).drop_columns(["label", "attack_type"])
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
     buf = io.BytesIO()
     pq.write_table(table, buf)
     for body, kind in (
         (ndjson, "application/x-ndjson"),
-        (sink.getvalue().to_pybytes(), "application/vnd.apache.arrow.stream"),
+        (_arrow(table), "application/vnd.apache.arrow.stream"),
         (buf.getvalue(), "application/vnd.apache.parquet"),
     ):
         pd.testing.assert_frame_equal(parse_body(body, kind, max_flows=100), reference)
@@ -338,13 +342,6 @@ def test_other_timestamp_spellings_take_pandas(odd: str) -> None:
         pd.Series(values, dtype="str"), utc=True, format="ISO8601", errors="coerce"
     )
     assert got == (None if parsed.isna().any() else _pandas_micros(values))
-
-
-def _arrow(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
 
 
 def test_arrow_fast_path_gives_check_flows_frame(records: list[dict[str, Any]]) -> None:
