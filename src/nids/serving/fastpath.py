@@ -24,6 +24,7 @@ import pandas as pd
 
 from nids.data.community_id import community_id
 from nids.data.schema import (
+    FLOW_SCHEMA,
     INPUT_COLUMNS,
     LABEL_COLUMNS,
     LABELS,
@@ -236,8 +237,6 @@ def arrow_columns(table: Any) -> dict[str, Any] | None:
     coerces what it can and names row and field for what it cannot.
     """
     import pyarrow as pa
-
-    from nids.data.schema import FLOW_SCHEMA
 
     names = set(table.column_names)
     if not names >= set(REQUIRED_COLUMNS) or not 0 < table.num_rows <= FAST_MAX_ROWS:
