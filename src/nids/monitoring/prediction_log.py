@@ -238,9 +238,7 @@ class PredictionLogWriter:
                 except queue.Empty:
                     pending.append(None)
                 if isinstance(pending[0], _Batch):
-                    # Let the next batches queue up: one wake-up (and one GIL hand-over
-                    # from the request thread) per gathering period, not per request.
-                    time.sleep(_GATHER_S)
+                    self._gather()
                 pending += self._drain()
             item = pending.pop(0)
             if isinstance(item, _Batch):
@@ -261,6 +259,15 @@ class PredictionLogWriter:
                 item.set()
             if item is _STOP:
                 return
+
+    def _gather(self) -> None:
+        """Let the next batches queue up: one wake-up (and one GIL hand-over from the
+        request thread) per gathering period, not per request; a queue filling up
+        (a burst of requests) ends the wait early, so nothing is dropped for it."""
+        deadline = time.monotonic() + _GATHER_S
+        limit = max(self._queue.maxsize // 4, 1) if self._queue.maxsize else 1024
+        while time.monotonic() < deadline and self._queue.qsize() < limit:
+            time.sleep(_GATHER_S / 10)
 
     def _drain(self) -> list[Any]:
         """Everything queued right now (at most one queue's worth)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import threading
 import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -146,11 +147,18 @@ def verify_version(settings: Settings, name: str, ref: str) -> rv.VersionInfo:
     return rv.version_info(client.get_model_version(mv.name, mv.version))
 
 
+# MLflow loads a models-from-code pyfunc with a mock ``dbutils`` module swapped into
+# sys.modules and back, without a lock: two loads at once in one process (a hot reload
+# beside A/B variants) can leave the mock behind. One load at a time.
+_PYFUNC_LOAD_LOCK = threading.Lock()
+
+
 def _load_pyfunc(local: Path, uri: str) -> tuple[Any, Any]:
     import mlflow
 
     try:
-        pyfunc = mlflow.pyfunc.load_model(str(local))
+        with _PYFUNC_LOAD_LOCK:
+            pyfunc = mlflow.pyfunc.load_model(str(local))
     except ModelIntegrityError:
         raise
     except Exception as exc:  # any loader failure means an unusable model
