@@ -73,6 +73,10 @@ def tamper(settings: Settings, version: int) -> Path:
     return path
 
 
+#: How long a test waits for the service's graceful shutdown (output flushes included).
+STOP_TIMEOUT_S = 120
+
+
 @contextmanager
 def running_service(app: Any, port: int) -> Iterator[str]:
     """Run ``app`` under uvicorn in a thread on loopback; yield its base URL."""
@@ -99,7 +103,9 @@ def running_service(app: Any, port: int) -> Iterator[str]:
         yield url
     finally:
         server.should_exit = True
-        thread.join(30)
+        thread.join(STOP_TIMEOUT_S)
+    if thread.is_alive():  # a test must not read outputs a shutdown is still writing
+        raise RuntimeError(f"service did not stop within {STOP_TIMEOUT_S} s")
 
 
 class WebhookReceiver:

@@ -3,7 +3,9 @@ guardrail cut-off with no failed client request, per-variant log/metrics, the re
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +86,10 @@ def experiment_run(
     settings = _settings(root, write_experiment(root / "exp.yaml", doc))
     app = create_app(settings, model_loader=loader_for(world.pipeline, world.thresholds, {}))
     variants, alerts, statuses = [], 0, []
+    warnings = _Recorder(logging.WARNING)
+    logging.getLogger("nids").addHandler(warnings)
     with (
+        warnings.removed_after(),
         running_service(app, free_port()) as url,
         httpx.Client(base_url=url, timeout=120) as client,
     ):
@@ -112,7 +117,27 @@ def experiment_run(
         "statuses": statuses,
         "status": status,
         "metrics": metrics,
+        "log_stats": app.state.ctx.prediction_log.stats,  # the service's own writer
+        "warnings": warnings.messages,
     }
+
+
+class _Recorder(logging.Handler):
+    """Keeps the messages of log records (what a failed assertion should show)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.name}: {record.getMessage()}")
+
+    @contextlib.contextmanager
+    def removed_after(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            logging.getLogger("nids").removeHandler(self)
 
 
 def test_split_is_80_20_within_one_point_and_sticky(
@@ -194,10 +219,14 @@ def test_prediction_log_and_report(
     from nids.monitoring.prediction_log import read_prediction_log
 
     root = experiment_run["root"]
+    # The service's writer logged every routed flow (the shadow process has its own).
+    stats, warnings = experiment_run["log_stats"], experiment_run["warnings"]
+    assert stats["written"] == 100_000 and stats["dropped"] == 0, (stats, warnings)
     log = read_prediction_log(str(root / "log"))
     counts = log["variant"].value_counts().to_dict()
-    assert counts["shadow"] == 100_000
-    assert counts["control"] + counts["candidate"] == 100_000
+    files = sorted(p.relative_to(root).as_posix() for p in (root / "log").rglob("*") if p.is_file())
+    assert counts["shadow"] == 100_000, (counts, files, warnings)
+    assert counts["control"] + counts["candidate"] == 100_000, (counts, files, warnings)
     assert log["latency_ms"].notna().all()
     settings = experiment_run["settings"]
     monkeypatch.chdir(root)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import queue
 import threading
@@ -30,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from nids.data.schema import INPUT_COLUMNS, table_to_frame
 from nids.errors import DataError, EmptyDataError
@@ -204,6 +206,15 @@ class PredictionLogWriter:
             with contextlib.suppress(queue.Full):
                 self._queue.put(_STOP, timeout=timeout)
             self._thread.join(timeout)
+            if self._thread.is_alive():  # say so: a daemon thread dies with the process
+                stats = self.stats
+                log.warning(
+                    "prediction log: still writing %ss after close; up to %d sampled rows "
+                    "not yet written (%d dropped so far)",
+                    timeout,
+                    stats["sampled"] - stats["written"] - stats["dropped"],
+                    stats["dropped"],
+                )
 
     def __enter__(self) -> PredictionLogWriter:
         return self
@@ -304,7 +315,7 @@ class PredictionLogWriter:
         assert self._files is not None
         buf = io.BytesIO()
         try:
-            part.to_parquet(buf, index=False)
+            pq.write_table(frame_to_table(part), buf)
         except Exception as exc:  # e.g. a column of mixed types: drop, never raise
             log.warning("prediction log: cannot encode %d rows: %s", len(part), exc)
             self._count("dropped", len(part))
@@ -348,6 +359,39 @@ class PredictionLogWriter:
                 fs.rm(path)
             total -= old
         return True
+
+
+def frame_to_table(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as the Arrow table ``DataFrame.to_parquet`` writes (pandas metadata
+    included), safe to call from a background thread.
+
+    pandas silences a deprecation that pyarrow's conversion of time-zone-aware columns
+    raises by swapping the process-wide warning filters (``catch_warnings``) around it.
+    Those filters are not per thread: another thread swapping them at the same moment
+    (a client serialising parquet, a test runner between phases) can undo the
+    silencing, and under warnings-as-errors a whole flush was lost to it. Here the
+    zone-aware columns are converted as naive UTC and given back their zone afterwards,
+    in the Arrow type and in the pandas metadata, so no warning arises at all.
+    """
+    zoned = {
+        str(c): dtype.tz
+        for c, dtype in frame.dtypes.items()
+        if isinstance(dtype, pd.DatetimeTZDtype)
+    }
+    if not zoned:
+        return pa.Table.from_pandas(frame, preserve_index=False, nthreads=1)
+    naive = frame.assign(**{c: frame[c].dt.tz_convert(None) for c in zoned})
+    table = pa.Table.from_pandas(naive, preserve_index=False, nthreads=1)
+    meta = json.loads(table.schema.metadata[b"pandas"])
+    for column in meta["columns"]:
+        if column["name"] in zoned:
+            column["pandas_type"] = "datetimetz"
+            column["metadata"] = {"timezone": str(zoned[column["name"]])}
+    for name, tz in zoned.items():
+        i = table.schema.get_field_index(name)
+        kind = pa.timestamp(table.schema.field(i).type.unit, tz=str(tz))
+        table = table.set_column(i, pa.field(name, kind), table.column(i).cast(kind))
+    return table.replace_schema_metadata({**table.schema.metadata, b"pandas": json.dumps(meta)})
 
 
 def _now() -> pd.Timestamp:

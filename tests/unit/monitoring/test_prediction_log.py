@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from nids.errors import EmptyDataError
 from nids.monitoring.prediction_log import (
     PredictionLogWriter,
     build_log_frame,
+    frame_to_table,
     list_parts,
     read_latest_window,
     read_prediction_log,
@@ -110,6 +114,44 @@ def test_full_queue_drops_instead_of_blocking(tmp_path: Path) -> None:
     assert writer.stats["dropped"] == 7
     writer.submit(None)  # type: ignore[arg-type]  # garbage in: still no exception
     assert writer.stats["dropped"] == 7
+
+
+def test_close_that_times_out_says_what_is_unwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = PredictionLogWriter(str(tmp_path / "log"), sample_rate=1.0, max_bytes=10**8)
+    release = threading.Event()
+    write = writer._write
+    monkeypatch.setattr(writer, "_write", lambda frame: (release.wait(30), write(frame)))
+    writer.submit(scored(40))
+    with caplog.at_level("WARNING", logger="nids.monitoring.prediction_log"):
+        writer.close(timeout=0.3)  # the writer is stuck in a slow write
+    assert "still writing 0.3s after close; up to 40 sampled rows not yet written" in caplog.text
+    release.set()
+    assert writer._thread is not None
+    writer._thread.join(10)
+    assert writer.stats["written"] == 40  # the write finished after all
+
+
+def test_frames_encode_as_to_parquet_does_without_touching_warning_filters(
+    tmp_path: Path,
+) -> None:
+    frame = scored(300, at="2026-01-01T10:10:00Z")
+    frame["local"] = pd.Timestamp("2026-01-01T05:10:00", tz="America/New_York")
+    frame["naive"] = pd.Timestamp("2026-01-01T10:10:00")
+    frame["tcp_flags"] = pd.array([2, None] * 150, dtype="Int16")
+    # pyarrow's conversion of zone-aware columns warns; pandas hides that by swapping
+    # the process-wide filters, which another thread can undo (a flush was lost to it).
+    with pytest.warns(DeprecationWarning, match="drops timezone"):
+        pa.Table.from_pandas(frame)
+    table = frame_to_table(frame)  # warnings are errors here: none may arise
+    pq.write_table(table, tmp_path / "ours.parquet")
+    frame.to_parquet(tmp_path / "pandas.parquet", index=False)
+    ours, theirs = (pq.read_schema(tmp_path / f) for f in ("ours.parquet", "pandas.parquet"))
+    assert ours.equals(theirs, check_metadata=True)
+    back = pd.read_parquet(tmp_path / "ours.parquet")
+    pd.testing.assert_frame_equal(back, pd.read_parquet(tmp_path / "pandas.parquet"))
+    pd.testing.assert_frame_equal(back, frame)
 
 
 def test_size_cap_evicts_oldest_parts(tmp_path: Path) -> None:
