@@ -165,6 +165,21 @@ class HostContextState:
         ``src_ip``/``dst_ip`` are stable 64-bit hashes of the addresses (the same
         value in every call and process, e.g. ``pandas.util.hash_array``).
         """
+        flags = failed.astype(np.uint8) | (dns.astype(np.uint8) << 1)
+        return self.update_flags(ts, src_ip, dst_ip, dst_port, flags, bytes_out, bytes_in)
+
+    def update_flags(
+        self,
+        ts: np.ndarray,
+        src_ip: np.ndarray,
+        dst_ip: np.ndarray,
+        dst_port: np.ndarray,
+        flags: np.ndarray,
+        bytes_out: np.ndarray,
+        bytes_in: np.ndarray,
+    ) -> np.ndarray:
+        """:meth:`update` with failed/DNS packed as ``flags`` (uint8: bit 0 failed,
+        bit 1 DNS), as the per-flow feature pass produces them."""
         n = len(ts)
         out = np.zeros((n, N_CONTEXT), dtype=np.float64)
         if n == 0:
@@ -172,7 +187,6 @@ class HostContextState:
         src_h = np.ascontiguousarray(src_ip, dtype=np.uint64)
         dst_h = np.ascontiguousarray(dst_ip, dtype=np.uint64)
         pair_h = (src_h * np.uint64(0x9E3779B97F4A7C15)) ^ dst_h
-        flags = failed.astype(np.uint8) | (dns.astype(np.uint8) << 1)
         with self._lock:
             _context_kernel(
                 np.ascontiguousarray(ts, dtype=np.float64),

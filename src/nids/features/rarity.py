@@ -24,7 +24,7 @@ def port_keys(
     ``proto`` is factorised (codes, uniques), see ``FlowView.factorized``.
     """
     codes, uniques = proto
-    pnum = np.array([_proto_code(str(u)) for u in uniques], dtype=np.int64)[codes]
+    pnum = np.array([proto_code(str(u)) for u in uniques], dtype=np.int64)[codes]
     port = np.clip(dst_port, 0, 65535).astype(np.int64)
     return (directions.astype(np.int64) << 32) | (pnum << 16) | port
 
@@ -47,9 +47,19 @@ def service_keys(
     return text, inverse
 
 
-def _proto_code(proto: str) -> int:
+def proto_code(proto: str) -> int:
     number = proto_number(proto) if proto else None
     return number if number is not None and 0 <= number < _UNKNOWN_PROTO else _UNKNOWN_PROTO
+
+
+def service_ratios(
+    uniques: np.ndarray, table_keys: np.ndarray, table_counts: np.ndarray
+) -> np.ndarray:
+    """``(N + 1) / (count + 1)`` of every "direction|service" combination, shape
+    (4 directions, distinct services): the argument of the service rarity's log."""
+    names = [str(u) for u in uniques]
+    keys = np.array([f"{d}|{name}" for d in range(4) for name in names], dtype=str)
+    return _ratio(keys, table_keys, table_counts).reshape(4, len(names))
 
 
 def fit_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,8 +68,8 @@ def fit_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniques, counts.astype(np.float64)
 
 
-def rarity(keys: np.ndarray, table_keys: np.ndarray, table_counts: np.ndarray) -> np.ndarray:
-    """``log((N + 1) / (count + 1))`` per key, count 0 for keys absent from the table."""
+def _ratio(keys: np.ndarray, table_keys: np.ndarray, table_counts: np.ndarray) -> np.ndarray:
+    """``(N + 1) / (count + 1)`` per key, count 0 for keys absent from the table."""
     total = float(table_counts.sum())
     counts = np.zeros(len(keys), dtype=np.float64)
     if len(table_keys):
@@ -67,4 +77,4 @@ def rarity(keys: np.ndarray, table_keys: np.ndarray, table_counts: np.ndarray) -
         pos_c = np.minimum(pos, len(table_keys) - 1)
         hit = table_keys[pos_c] == keys
         counts[hit] = table_counts[pos_c[hit]]
-    return np.log((total + 1.0) / (counts + 1.0))
+    return (total + 1.0) / (counts + 1.0)

@@ -21,7 +21,7 @@ from nids.features.network import (
     infer_home_networks,
     parse_networks,
 )
-from nids.features.rarity import fit_counts, port_keys, rarity, service_keys
+from nids.features.rarity import fit_counts, port_keys, service_keys
 
 #: Bump whenever a feature's definition, name or order changes (logged as a tag; the
 #: registry derives semantic versions from it).
@@ -61,6 +61,10 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "context": CONTEXT_FEATURES,
 }
 ALL_GROUPS: tuple[str, ...] = tuple(FEATURE_GROUPS)
+# The compiled per-flow pass computes every group but context, in this order.
+assert [n for g in ALL_GROUPS if g != "context" for n in FEATURE_GROUPS[g]] == list(
+    flow.FLOW_FEATURES
+)
 
 #: Below this share of training flows touching the configured home networks, the
 #: transformer infers the monitored hosts from the traffic (``infer_home_networks``).
@@ -171,12 +175,25 @@ class FlowFeatureTransformer(TransformerMixin, BaseEstimator):
         v = FlowView(flows)
         if len(v) == 0:
             return np.zeros((0, self.n_features_out_), dtype=np.float64)
-        cols = self._columns(v, state)
         # Filled feature by feature (contiguous writes) and returned as its (n, k)
         # transpose; every input was sanitised, so each feature is finite by construction.
         matrix = np.empty((len(self.feature_names_), len(v)), dtype=np.float64)
-        for j, name in enumerate(self.feature_names_):
-            matrix[j] = cols[name]
+        ctx_flags = flow.flow_features(
+            v,
+            self._nets(),
+            (self.port_table_keys_, self.port_table_counts_),
+            (self.service_table_keys_, self.service_table_counts_),
+            _layout(tuple(self.feature_names_)),
+            matrix,
+        )
+        if "context" in self.groups_:
+            start = self.feature_names_.index(CONTEXT_FEATURES[0])
+            context_features(
+                v,
+                ctx_flags,
+                self.new_state() if state is None else state,
+                matrix[start : start + len(CONTEXT_FEATURES)],
+            )
         return matrix.T
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -187,62 +204,34 @@ class FlowFeatureTransformer(TransformerMixin, BaseEstimator):
     def _nets(self) -> list[Network]:
         return list(_parsed_networks(tuple(str(n) for n in self.home_networks_)))
 
-    def _columns(self, v: FlowView, state: HostContextState | None) -> dict[str, np.ndarray]:
-        groups = set(self.groups_)
-        nets = self._nets()
-        directions = direction_codes(v.factorized("src_ip"), v.factorized("dst_ip"), nets)
-        cols: dict[str, np.ndarray] = {}
-        if "volume" in groups:
-            cols.update(flow.volume_features(v))
-        if "rate" in groups:
-            cols.update(flow.rate_features(v))
-        if "port" in groups:
-            cols.update(flow.port_features(v))
-        if "service" in groups:
-            cols.update(flow.service_features(v))
-        if "protocol" in groups:
-            cols.update(flow.protocol_features(v))
-        masks = flow.state_masks(v) if groups & {"state", "context"} else {}
-        if "state" in groups:
-            cols.update(flow.state_features(masks))
-        if "direction" in groups:
-            cols.update(flow.direction_features(directions))
-        if "time" in groups:
-            cols.update(flow.time_features(v))
-        if "rarity" in groups:
-            pkeys = port_keys(v.factorized("proto"), v.numeric("dst_port"), directions)
-            skeys, inverse = service_keys(v.factorized("service"), directions)
-            cols["port_rarity"] = rarity(pkeys, self.port_table_keys_, self.port_table_counts_)
-            cols["service_rarity"] = rarity(
-                skeys, self.service_table_keys_, self.service_table_counts_
-            )[inverse]
-        if "context" in groups:
-            ctx = context_features(v, masks, self.new_state() if state is None else state)
-            cols.update(zip(CONTEXT_FEATURES, ctx.T, strict=True))
-        return cols
+
+@functools.lru_cache(maxsize=64)
+def _layout(feature_names: tuple[str, ...]) -> flow.FlowLayout:
+    return flow.FlowLayout(feature_names)
 
 
 def context_features(
-    v: FlowView, masks: dict[str, np.ndarray], state: HostContextState
-) -> np.ndarray:
-    """Run ``state`` over the flows in time order; rows returned in input order."""
+    v: FlowView, ctx_flags: np.ndarray, state: HostContextState, out: np.ndarray
+) -> None:
+    """Run ``state`` over the flows in time order into ``out`` (context features x
+    flows, input order). ``ctx_flags`` are the per-flow pass's failed/DNS bits."""
     ts = v.epoch_seconds
-    order = np.argsort(ts, kind="stable")
-    dport = v.numeric("dst_port")
-    dns = (flow.service_features(v)["service_dns"] > 0) | (v.equals("proto", "udp") & (dport == 53))
-    ctx = state.update(
-        ts[order],
-        _hashed(v, "src_ip")[order],
-        _hashed(v, "dst_ip")[order],
-        dport[order],
-        flow.failed_mask(masks)[order],
-        dns[order],
-        v.numeric("src_bytes")[order],
-        v.numeric("dst_bytes")[order],
+    columns = (
+        ts,
+        _hashed(v, "src_ip"),
+        _hashed(v, "dst_ip"),
+        v.numeric("dst_port"),
+        ctx_flags,
+        v.numeric("src_bytes"),
+        v.numeric("dst_bytes"),
     )
-    out = np.empty_like(ctx)
-    out[order] = ctx
-    return out
+    # Requests usually arrive in time order: then the stable sort is the identity.
+    if len(ts) > 1 and not (ts[1:] >= ts[:-1]).all():
+        order = np.argsort(ts, kind="stable")
+        ctx = state.update_flags(*(c[order] for c in columns))
+        out[:, order] = ctx.T
+    else:
+        out[:] = state.update_flags(*columns).T
 
 
 def _hashed(v: FlowView, column: str) -> np.ndarray:
