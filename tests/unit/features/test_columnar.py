@@ -13,7 +13,13 @@ from features_helpers import make_flows
 from nids.data.generator import generate_flows
 from nids.errors import SchemaError
 from nids.features import build_feature_transformer
-from nids.features.columns import FlowView, factorize_text, flow_records, frame_columns
+from nids.features.columns import (
+    FlowView,
+    _normalise,
+    factorize_text,
+    flow_records,
+    frame_columns,
+)
 from nids.model.pipeline import build_pipeline
 from nids.model.scorer import Scorer
 from nids.settings import Settings
@@ -122,6 +128,19 @@ def test_small_dict_factorisation_matches_pandas() -> None:
     assert uniques[codes].tolist() == ["tcp", "", "tcp", "udp", "", "udp", "icmp"]
     big_codes, big_uniques = factorize_text(np.tile(values, 5))  # the pandas path
     assert big_uniques[big_codes].tolist() == np.tile(uniques[codes], 5).tolist()
+
+
+def test_object_arrays_factorise_as_through_a_series() -> None:
+    """Object arrays skip the Series (the service's path): same codes, same uniques."""
+    odd = [None, np.nan, pd.NA, pd.NaT, "TCP", "tcp ", 1, 1.0, True, b"x", "x", "", " ", 2.5]
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        values = np.array([odd[i] for i in rng.integers(0, len(odd), 40)], dtype=object)
+        codes, uniques = factorize_text(values)
+        raw_codes, raw = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+        expected = _normalise(raw_codes, list(raw))
+        np.testing.assert_array_equal(codes, expected[0])
+        assert uniques.tolist() == expected[1].tolist()
 
 
 def test_view_of_columns_cleans_hostile_numbers() -> None:
