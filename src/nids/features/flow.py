@@ -18,7 +18,8 @@ implementation and to every model trained on it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numba
 import numpy as np
@@ -136,6 +137,25 @@ def _runs(rows: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
+# The per-distinct-value tables of the values requests repeat (a few protocols, states
+# and services), by the tuple of distinct values; bounded, cleared when full.
+_TABLES: dict[tuple[str, tuple[str, ...]], Any] = {}
+_TABLES_MAX = 4096
+_TABLE_VALUES_MAX = 32  # longer lists of distinct values are computed, not remembered
+
+
+def _remembered(kind: str, uniques: np.ndarray, build: Callable[[np.ndarray], Any]) -> Any:
+    if len(uniques) > _TABLE_VALUES_MAX:
+        return build(uniques)
+    key = (kind, tuple(uniques.tolist()))
+    table = _TABLES.get(key)
+    if table is None:
+        if len(_TABLES) >= _TABLES_MAX:
+            _TABLES.clear()
+        table = _TABLES[key] = build(uniques)
+    return table
+
+
 def proto_table(uniques: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct (normalised) protocol: class bits and protocol number for rarity."""
     bits = np.zeros(len(uniques), dtype=np.int64)
@@ -205,13 +225,23 @@ def flow_features(
     counts) of (direction, protocol, port) and "direction|service".
     """
     proto_codes, protos = v.factorized("proto")
-    proto_bits, proto_numbers = proto_table(protos)
+    proto_bits, proto_numbers = _remembered("proto", protos, proto_table)
     service_codes, services = v.factorized("service")
     state_codes, states = v.factorized("conn_state")
+    keys, counts = port_table
+    table_keys, table_counts = service_table_
+    # The service ratios depend on the fitted table too: remembered per table object
+    # (held by the key's entry, so its id cannot be reused meanwhile).
+    service_ratio = _remembered(
+        f"service_ratio:{id(table_keys)}:{id(table_counts)}",
+        services,
+        lambda u: (table_keys, table_counts, service_ratios(u, table_keys, table_counts)),
+    )
+    if service_ratio[0] is not table_keys or service_ratio[1] is not table_counts:
+        service_ratio = (None, None, service_ratios(services, table_keys, table_counts))
     src_codes, src_uniques = v.factorized("src_ip")
     dst_codes, dst_uniques = v.factorized("dst_ip")
     flags, flags_known = v.tcp_flags
-    keys, counts = port_table
     ctx_flags = np.empty(len(v), dtype=np.uint8)
     _flow_kernel(
         v.numeric("src_bytes"),
@@ -228,9 +258,9 @@ def flow_features(
         proto_bits,
         proto_numbers,
         service_codes,
-        service_table(services),
+        _remembered("service", services, service_table),
         state_codes,
-        state_table(states),
+        _remembered("state", states, state_table),
         src_codes,
         member_of(src_uniques, nets),
         dst_codes,
@@ -238,7 +268,7 @@ def flow_features(
         keys,
         counts,
         float(counts.sum()),
-        service_ratios(services, *service_table_),
+        service_ratio[2],
         layout.rows,
         matrix,
         ctx_flags,

@@ -58,15 +58,17 @@ def member_of(uniques: np.ndarray, nets: Sequence[Network]) -> np.ndarray:
     # Keyed by the network objects (hashable, equal by value): str() of each network
     # costs more than the whole lookup for a single-flow request.
     cache = _MEMBER_CACHE.setdefault(tuple(nets), {})
-    known = np.fromiter((cache.get(str(u)) for u in uniques), dtype=object, count=len(uniques))
-    todo = np.flatnonzero(known == None)  # noqa: E711 - elementwise comparison
-    if len(todo):
-        found = _member(uniques[todo], nets)
+    # Plain lists: a request's one or two addresses cost less than numpy's fixed costs.
+    keys = [str(u) for u in uniques]
+    known = [cache.get(k) for k in keys]
+    todo = [i for i, member in enumerate(known) if member is None]
+    if todo:
+        found = _member(np.asarray(uniques, dtype=object)[todo], nets).tolist()
         if len(cache) + len(todo) > _MEMBER_CACHE_MAX:
             cache.clear()
-        cache.update(zip((str(u) for u in uniques[todo]), found.tolist(), strict=True))
-        known[todo] = found
-    return known.astype(bool)
+        for i, member in zip(todo, found, strict=True):
+            cache[keys[i]] = known[i] = member
+    return np.array(known, dtype=bool)
 
 
 def _member(uniques: np.ndarray, nets: Sequence[Network]) -> np.ndarray:

@@ -146,6 +146,19 @@ def test_every_flag_state_and_reply_combination(train: pd.DataFrame) -> None:
         np.testing.assert_array_equal(t.transform(flows), expected_features(t, flows))
 
 
+def test_remembered_tables_follow_each_fitted_transformer(train: pd.DataFrame) -> None:
+    """Per-value tables and service ratios are remembered across requests; two models
+    with different rarity tables (A/B variants) still each get their own."""
+    a = build_feature_transformer(home_networks=HOME).fit(train)
+    b = build_feature_transformer(home_networks=["192.168.0.0/16"]).fit(train.iloc[:300])
+    df = hostile_flows(40, 8)
+    for _ in range(2):
+        for t in (a, b):
+            for row in range(0, 40, 7):
+                flows = frame_columns(df.iloc[row : row + 1])
+                np.testing.assert_array_equal(t.transform(flows), expected_features(t, flows))
+
+
 def test_hostile_values_stay_as_they_were(train: pd.DataFrame) -> None:
     """Overflowing volumes made inf before the pass; they still do (not silently fixed)."""
     t = build_feature_transformer(home_networks=HOME).fit(train)
