@@ -161,6 +161,21 @@ class FlowFeatureTransformer(TransformerMixin, BaseEstimator):
             pair_ttl_s=self.pair_ttl_s,
         )
 
+    def _batch_state(self, n: int) -> HostContextState:
+        """A fresh state for one batch of ``n`` flows (batch mode).
+
+        Its tables hold at most ``n`` sources and pairs: a batch has no more, so no
+        slot is ever evicted and the features equal those of a full-size state, which
+        would allocate ~36 MB (about 1.5 ms) for every call, however small.
+        """
+        return HostContextState(
+            window_s=self.window_s,
+            ring_size=self.ring_size,
+            max_hosts=max(2, min(self.max_hosts, n)),
+            max_pairs=max(2, min(self.max_pairs, n)),
+            pair_ttl_s=self.pair_ttl_s,
+        )
+
     def transform(self, flows: Flows, state: HostContextState | None = None) -> np.ndarray:
         """Feature matrix (n, k), float64, finite, rows in input order.
 
@@ -191,7 +206,7 @@ class FlowFeatureTransformer(TransformerMixin, BaseEstimator):
             context_features(
                 v,
                 ctx_flags,
-                self.new_state() if state is None else state,
+                self._batch_state(len(v)) if state is None else state,
                 matrix[start : start + len(CONTEXT_FEATURES)],
             )
         return matrix.T

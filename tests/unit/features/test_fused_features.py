@@ -159,6 +159,19 @@ def test_remembered_tables_follow_each_fitted_transformer(train: pd.DataFrame) -
                 np.testing.assert_array_equal(t.transform(flows), expected_features(t, flows))
 
 
+@pytest.mark.parametrize("max_hosts", [16_384, 40])
+def test_batch_state_sized_to_the_batch_changes_nothing(
+    train: pd.DataFrame, max_hosts: int
+) -> None:
+    """Batch mode sizes its fresh state to the batch; with evictions (40 slots for
+    more sources) and without, the features equal a full-size state's."""
+    t = build_feature_transformer(home_networks=HOME, max_hosts=max_hosts, max_pairs=60)
+    t.fit(train)
+    for n in (1, 2, 30, 500):
+        df = hostile_flows(n, 9)
+        np.testing.assert_array_equal(t.transform(df), t.transform(df, state=t.new_state()))
+
+
 def test_hostile_values_stay_as_they_were(train: pd.DataFrame) -> None:
     """Overflowing volumes made inf before the pass; they still do (not silently fixed)."""
     t = build_feature_transformer(home_networks=HOME).fit(train)
