@@ -213,32 +213,30 @@ def state_table(uniques: np.ndarray) -> np.ndarray:
 def flow_features(
     v: FlowView,
     nets: Sequence[Network],
-    port_table: tuple[np.ndarray, np.ndarray],
-    service_table_: tuple[np.ndarray, np.ndarray],
+    port_rarity: tuple[np.ndarray, np.ndarray],
+    service_rarity: tuple[np.ndarray, np.ndarray],
     layout: FlowLayout,
     matrix: np.ndarray,
 ) -> np.ndarray:
     """Fill ``matrix`` (features x flows) with the per-flow features; the context
     kernel's per-flow flags (``CTX_FAILED``/``CTX_DNS`` bits) are returned.
 
-    ``port_table`` and ``service_table_`` are the fitted rarity tables (sorted keys,
+    ``port_rarity`` and ``service_rarity`` are the fitted rarity tables (sorted keys,
     counts) of (direction, protocol, port) and "direction|service".
     """
     proto_codes, protos = v.factorized("proto")
     proto_bits, proto_numbers = _remembered("proto", protos, proto_table)
     service_codes, services = v.factorized("service")
     state_codes, states = v.factorized("conn_state")
-    keys, counts = port_table
-    table_keys, table_counts = service_table_
+    keys, counts = port_rarity
+    table_keys, table_counts = service_rarity
     # The service ratios depend on the fitted table too: remembered per table object
     # (held by the key's entry, so its id cannot be reused meanwhile).
-    service_ratio = _remembered(
+    _keys, _counts, service_ratio = _remembered(
         f"service_ratio:{id(table_keys)}:{id(table_counts)}",
         services,
         lambda u: (table_keys, table_counts, service_ratios(u, table_keys, table_counts)),
     )
-    if service_ratio[0] is not table_keys or service_ratio[1] is not table_counts:
-        service_ratio = (None, None, service_ratios(services, table_keys, table_counts))
     src_codes, src_uniques = v.factorized("src_ip")
     dst_codes, dst_uniques = v.factorized("dst_ip")
     flags, flags_known = v.tcp_flags
@@ -268,7 +266,7 @@ def flow_features(
         keys,
         counts,
         float(counts.sum()),
-        service_ratio[2],
+        service_ratio,
         layout.rows,
         matrix,
         ctx_flags,
