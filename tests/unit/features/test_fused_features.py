@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from reference_features import dns_mask, failed_mask, reference_columns, state_masks
+from reference_features import dns_mask, failed_mask, reference_columns, seconds, state_masks
 
 from nids.data.generator import generate_flows
 from nids.features import ALL_GROUPS, FEATURE_GROUPS, build_feature_transformer
-from nids.features.columns import FlowView, frame_columns
+from nids.features.columns import FlowView, _seconds, frame_columns
 from nids.features.context import CONTEXT_FEATURES
 from nids.features.flow import FLOW_FEATURES, FlowLayout
 from nids.features.transformer import _hashed
@@ -199,6 +199,31 @@ def test_ablations_take_the_same_columns(train: pd.DataFrame, group: str) -> Non
         names = list(t.get_feature_names_out())
         assert names == [n for g in groups for n in FEATURE_GROUPS[g]]
         np.testing.assert_array_equal(t.transform(df), x[names].to_numpy())
+
+
+def test_epoch_seconds_loop_equals_numpy_steps() -> None:
+    """Nanosecond ticks to seconds: whole seconds, fractions that round onto a whole
+    second (nudged off it), negative times, the ends of the datetime64 range, NaT."""
+    rng = np.random.default_rng(12)
+    lo, hi = np.iinfo(np.int64).min + 1, np.iinfo(np.int64).max
+    whole = rng.integers(-(2**33), 2**33, 4000) * 10**9
+    ns = np.concatenate(
+        [
+            rng.integers(lo, hi, 20_000, dtype=np.int64),
+            whole,
+            whole + 1,
+            whole - 1,
+            whole + rng.integers(1, 1000, 4000),
+            whole + 10**9 - rng.integers(1, 1000, 4000),
+            np.array([lo, lo + 1, hi, hi - 1, 0, 1, -1, 10**9, -(10**9)], dtype=np.int64),
+        ]
+    )
+    missing = rng.random(len(ns)) < 0.05
+    missing[0] = True  # NaT itself
+    expected = seconds(ns, missing)
+    got = _seconds(ns, missing)
+    np.testing.assert_array_equal(got, expected)
+    assert (got != np.floor(got))[~missing & (ns % 10**9 != 0)].all()  # nudges happened
 
 
 def test_layout_rows_and_transcendental_ranges() -> None:
