@@ -40,59 +40,50 @@ REGISTERED_MAX = 49151
 
 _SERVICES = ("dns", "http", "ssl", "ssh")
 
-#: The per-flow features in the compiled pass's order (the transformer's groups
-#: volume .. rarity, in matrix order).
-FLOW_FEATURES: tuple[str, ...] = (
-    # volume
-    "log_src_bytes",
-    "log_dst_bytes",
-    "log_src_pkts",
-    "log_dst_pkts",
-    "src_bytes_per_pkt",
-    "dst_bytes_per_pkt",
-    "byte_asymmetry",  # +1 in the denominator keeps empty flows at 0 rather than undefined
-    "pkt_asymmetry",
-    # rate (a floor of 1 ms keeps instant flows finite)
-    "log_duration",
-    "log_bytes_per_s",
-    "log_pkts_per_s",
-    # port: IANA class of the responder port; a low originator port is a server
-    # talking or a crafted packet (clients use ephemeral ones)
-    "dst_port_well_known",
-    "dst_port_registered",
-    "dst_port_ephemeral",
-    "src_port_low",
-    # service: application protocol recognised by the sensor (no "recognised" flag: a
-    # connection that never completes carries no payload, so it would count every
-    # failed attempt a second time)
-    "service_dns",
-    "service_http",
-    "service_ssl",
-    "service_ssh",
-    # protocol: one-hot, TCP the reference level
-    "proto_udp",
-    "proto_icmp",
-    "proto_other",
-    # state: Zeek's conn_state, else derived from TCP flags and the responder's packets
-    "state_half_open",
-    "state_rejected",
-    "state_no_reply",
-    "state_established",
-    "state_reset",
-    "state_midstream",
-    "state_completed",
-    # direction relative to the home networks (external: the all-zero reference)
-    "dir_inbound",
-    "dir_outbound",
-    "dir_internal",
-    # time: hour of day (UTC) on the unit circle, so 23:59 is next to 00:00
-    "hour_sin",
-    "hour_cos",
-    # rarity: log((N + 1) / (count + 1)) of the (direction, protocol, port) and
-    # (direction, service) seen at fit
-    "port_rarity",
-    "service_rarity",
-)
+#: The per-flow feature groups (each the unit of an ablation) in matrix order, as the
+#: compiled pass computes them; the transformer's ``FEATURE_GROUPS`` adds the context.
+FLOW_GROUPS: dict[str, tuple[str, ...]] = {
+    "volume": (
+        "log_src_bytes",
+        "log_dst_bytes",
+        "log_src_pkts",
+        "log_dst_pkts",
+        "src_bytes_per_pkt",
+        "dst_bytes_per_pkt",
+        "byte_asymmetry",  # +1 in the denominator keeps empty flows at 0, not undefined
+        "pkt_asymmetry",
+    ),
+    # A floor of 1 ms keeps instant flows finite.
+    "rate": ("log_duration", "log_bytes_per_s", "log_pkts_per_s"),
+    # IANA class of the responder port; a low originator port is a server talking or a
+    # crafted packet (clients use ephemeral ones).
+    "port": ("dst_port_well_known", "dst_port_registered", "dst_port_ephemeral", "src_port_low"),
+    # The application protocol the sensor recognised. No "recognised" flag: a connection
+    # that never completes carries no payload, so it would count every failed attempt twice.
+    "service": ("service_dns", "service_http", "service_ssl", "service_ssh"),
+    # One-hot groups drop their reference level (TCP; neither end at home): complementary
+    # columns would state one fact twice, and an isolation forest, which picks split
+    # features uniformly, would weigh that fact double.
+    "protocol": ("proto_udp", "proto_icmp", "proto_other"),
+    # Zeek's conn_state, else derived from TCP flags and the responder's packets.
+    "state": (
+        "state_half_open",
+        "state_rejected",
+        "state_no_reply",
+        "state_established",
+        "state_reset",
+        "state_midstream",
+        "state_completed",
+    ),
+    "direction": ("dir_inbound", "dir_outbound", "dir_internal"),
+    # Hour of day (UTC) on the unit circle, so 23:59 is next to 00:00.
+    "time": ("hour_sin", "hour_cos"),
+    # log((N + 1) / (count + 1)) of the (direction, protocol, port) and (direction,
+    # service) seen at fit.
+    "rarity": ("port_rarity", "service_rarity"),
+}
+#: The per-flow features in the compiled pass's order.
+FLOW_FEATURES: tuple[str, ...] = tuple(n for names in FLOW_GROUPS.values() for n in names)
 N_FLOW_FEATURES = len(FLOW_FEATURES)
 _INDEX = {name: i for i, name in enumerate(FLOW_FEATURES)}
 

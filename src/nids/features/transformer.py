@@ -28,43 +28,8 @@ from nids.features.rarity import fit_counts, port_keys, service_keys
 FEATURE_SET_VERSION = "1.3.0"
 
 #: Feature groups in matrix order; each is the unit of an ablation.
-FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
-    "volume": (
-        "log_src_bytes",
-        "log_dst_bytes",
-        "log_src_pkts",
-        "log_dst_pkts",
-        "src_bytes_per_pkt",
-        "dst_bytes_per_pkt",
-        "byte_asymmetry",
-        "pkt_asymmetry",
-    ),
-    "rate": ("log_duration", "log_bytes_per_s", "log_pkts_per_s"),
-    "port": ("dst_port_well_known", "dst_port_registered", "dst_port_ephemeral", "src_port_low"),
-    "service": ("service_dns", "service_http", "service_ssl", "service_ssh"),
-    # One-hot groups drop their reference level (TCP; neither end at home): complementary
-    # columns would state one fact twice, and an isolation forest, which picks split
-    # features uniformly, would weigh that fact double.
-    "protocol": ("proto_udp", "proto_icmp", "proto_other"),
-    "state": (
-        "state_half_open",
-        "state_rejected",
-        "state_no_reply",
-        "state_established",
-        "state_reset",
-        "state_midstream",
-        "state_completed",
-    ),
-    "direction": ("dir_inbound", "dir_outbound", "dir_internal"),
-    "time": ("hour_sin", "hour_cos"),
-    "rarity": ("port_rarity", "service_rarity"),
-    "context": CONTEXT_FEATURES,
-}
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {**flow.FLOW_GROUPS, "context": CONTEXT_FEATURES}
 ALL_GROUPS: tuple[str, ...] = tuple(FEATURE_GROUPS)
-# The compiled per-flow pass computes every group but context, in this order.
-assert [n for g in ALL_GROUPS if g != "context" for n in FEATURE_GROUPS[g]] == list(
-    flow.FLOW_FEATURES
-)
 
 #: Below this share of training flows touching the configured home networks, the
 #: transformer infers the monitored hosts from the traffic (``infer_home_networks``).
