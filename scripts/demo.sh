@@ -106,7 +106,16 @@ AB_PID=$!
 stop_ab() { kill -TERM "$AB_PID" 2>/dev/null && wait "$AB_PID" 2>/dev/null || true; }
 trap stop_ab EXIT
 for _ in $(seq 1 240); do curl -fsS http://127.0.0.1:8086/readyz >/dev/null 2>&1 && break; sleep 0.5; done
+# The shadow runs in its own low-priority process, outside readiness: wait until it has
+# loaded its model (before the traffic) and scored its queue (before stopping the service).
+shadow() {
+  curl -fsS http://127.0.0.1:8086/v1/experiment | python -c "import json, sys; x = json.load(sys.stdin); \
+v = next(v for v in x['variants'] if v['role'] == 'shadow'); \
+sys.exit(0 if ('$1' == 'loaded' and v['model_version']) or ('$1' == 'idle' and not x['shadow']['queued_flows']) else 1)"
+}
+for _ in $(seq 1 240); do shadow loaded && break; sleep 0.5; done
 nids replay data/serve-demo.parquet --url http://127.0.0.1:8086 --batch-size 1000 --limit 10000
+for _ in $(seq 1 240); do shadow idle && break; sleep 0.5; done
 curl -fsS http://127.0.0.1:8086/v1/experiment; echo
 stop_ab
 trap - EXIT
