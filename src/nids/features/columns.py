@@ -86,13 +86,14 @@ def _is_null(value: Any) -> bool:
 
 def _factorize_raw(values: pd.Series | np.ndarray) -> tuple[np.ndarray, list[Any]]:
     """(codes with -1 for null, raw uniques in order of first appearance)."""
-    if isinstance(values, np.ndarray) and values.dtype == object:
-        # The service's text columns: the same hash table as through a Series, without
-        # the Series (its construction and checks cost 2-3x the factorisation itself).
-        codes, raw = pd.factorize(values, use_na_sentinel=True)
-        return codes, list(raw)
-    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    # The service's object arrays go in as they are: the same hash table as through a
+    # Series, without building one (that costs 2-3x the factorisation itself).
+    plain = isinstance(values, pd.Series) or (
+        isinstance(values, np.ndarray) and values.dtype == object
+    )
+    codes, uniques = pd.factorize(
+        values if plain else pd.Series(values, dtype=object), use_na_sentinel=True
+    )
     return codes, list(uniques)
 
 
