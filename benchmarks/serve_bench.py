@@ -8,7 +8,9 @@ and 16 (bounded by a request count and a time budget per scenario) and prints p5
 latency, requests/s and flows/s for each, and the ratios. The load generator runs on
 the same (2-core) machine, so absolute figures are pessimistic; the ratios count.
 Our service runs with its default outputs (a 10 % sampled prediction log, ECS alerts
-on stdout); ``--lean`` turns both off.
+on stdout); ``--lean`` turns both off. ``--floor`` adds a third server, a bare ASGI
+app that only reads, decodes and answers (``serve_floor.py``): the lowest latency any
+Python service can reach here, hence the highest ratio against MLflow it could show.
 """
 
 from __future__ import annotations
@@ -182,6 +184,12 @@ def main() -> None:
         help="no prediction log and no alert sink (default: the service's defaults, "
         "a 10%% sampled prediction log and ECS alerts on stdout)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also drive a bare ASGI app under the same uvicorn that only reads, decodes "
+        "and answers (serve_floor.py): the floor for any Python service here",
+    )
     args = parser.parse_args()
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -200,7 +208,7 @@ def main() -> None:
             NIDS_FEEDBACK_DB_URL=settings.feedback_db_url,
             NIDS_RELOAD_INTERVAL_S="0",
         )
-        ours_port, mlflow_port = 18181, 18182
+        ours_port, mlflow_port, floor_port = 18181, 18182, 18183
         mlflow_cmd = [
             str(bin_dir / "mlflow"),
             "models",
@@ -220,10 +228,16 @@ def main() -> None:
             "ours": [str(bin_dir / "nids"), "serve", "--port", str(ours_port)],
             "mlflow": mlflow_cmd,
         }
+        if args.floor:
+            commands["floor"] = [
+                *(str(bin_dir / "uvicorn"), "--app-dir", str(REPO / "benchmarks")),
+                *("serve_floor:app", "--host", "127.0.0.1", "--port", str(floor_port)),
+                *("--no-access-log", "--log-level", "warning"),
+            ]
         pids: dict[str, int] = {}
         try:
             for server, command in commands.items():
-                if args.only not in (None, server):
+                if args.only not in (None, server) and server != "floor":
                     continue
                 proc = subprocess.Popen(
                     command,
@@ -238,8 +252,11 @@ def main() -> None:
                 _wait(f"http://127.0.0.1:{ours_port}/readyz")
             if "mlflow" in pids:
                 _wait(f"http://127.0.0.1:{mlflow_port}/ping")
+            if "floor" in pids:
+                _wait(f"http://127.0.0.1:{floor_port}/")
             print(f"load before: {_load()}")
-            _run(ours_port, mlflow_port, flows, args.budget_s, pids, args.only)
+            ports = {"ours": ours_port, "mlflow": mlflow_port, "floor": floor_port}
+            _run(ports, flows, args.budget_s, pids, args.only)
             print(f"load after: {_load()}")
         finally:
             for proc in procs:
@@ -339,37 +356,34 @@ def _bodies(flows: list[dict[str, Any]], n: int, fmt: str = "json") -> tuple[byt
 
 
 def _run(
-    ours_port: int,
-    mlflow_port: int,
+    ports: dict[str, int],
     flows: list[dict[str, Any]],
     budget: float,
     pids: dict[str, int],
     only: str | None = None,
 ) -> None:
     json_headers = {"content-type": "application/json"}
-    ours_url = f"http://127.0.0.1:{ours_port}/v1/score"
-    mlflow_url = f"http://127.0.0.1:{mlflow_port}/invocations"
-    checks = [(ours_url, _bodies(flows, 1)[0]), (mlflow_url, _bodies(flows, 1)[1])]
-    for port_url, body in checks[:1] if only == "ours" else checks[1:] if only else checks:
-        check = httpx.post(port_url, content=body, headers=json_headers, timeout=120)
-        check.raise_for_status()  # both answer before anything is timed
+    paths = {"ours": "/v1/score", "mlflow": "/invocations", "floor": "/v1/score"}
+    urls = {name: f"http://127.0.0.1:{ports[name]}{paths[name]}" for name in pids}
+    for server, url in urls.items():
+        body = _bodies(flows, 1)[1 if server == "mlflow" else 0]
+        check = httpx.post(url, content=body, headers=json_headers, timeout=120)
+        check.raise_for_status()  # every server answers before anything is timed
     header = (
-        f"{'scenario':18}{'server':8}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'flows/s':>10}"
+        f"{'scenario':24}{'server':8}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'flows/s':>10}"
         f"{'errors':>7}{'CPU ms/req':>11}"
     )
     print(header)
-    ratios = []
+    table: dict[str, dict[str, tuple[float, float, float, float]]] = {}
     for name, n, concurrency, total, fmt in SCENARIOS:
         ours_body, mlflow_body = _bodies(flows, n, fmt)
         ours_headers = {"content-type": ARROW_STREAM} if fmt == "arrow" else json_headers
-        rows = {}
-        servers = [
-            ("ours", ours_url, ours_body, ours_headers),
-            ("mlflow", mlflow_url, mlflow_body, json_headers),
-        ]
-        for server, url, body, headers in servers:
-            if only is not None and server != only:
-                continue
+        rows = table.setdefault(name, {})
+        for server, url in urls.items():
+            # MLflow's server reads JSON or CSV only: it gets the flows as JSON.
+            body, headers = (
+                (mlflow_body, json_headers) if server == "mlflow" else (ours_body, ours_headers)
+            )
             # Warm up: every worker's first requests (connections, caches) are not timed.
             _drive(url, body, headers, concurrency, concurrency * 3, budget, n)
             cpu_before = _cpu_s(pids[server])
@@ -380,20 +394,31 @@ def _run(
             rows[server] = result.row()
             p50, p99, rps, fps = rows[server]
             print(
-                f"{name:18}{server:8}{p50:9.2f}{p99:9.2f}{rps:9.0f}{fps:10.0f}"
+                f"{name:24}{server:8}{p50:9.2f}{p99:9.2f}{rps:9.0f}{fps:10.0f}"
                 f"{result.errors:7d}{cpu_ms:11.3f}",
                 flush=True,
             )
-        if only is not None:
-            continue
-        ratios.append(
-            (name, rows["mlflow"][0] / rows["ours"][0], rows["ours"][2] / rows["mlflow"][2])
-        )
-    if not ratios:
+    _print_ratios(table)
+
+
+def _print_ratios(table: dict[str, dict[str, tuple[float, float, float, float]]]) -> None:
+    if all({"ours", "mlflow"} <= set(rows) for rows in table.values()):
+        print("\nratios (mlflow / ours): p50 latency, requests/s (ours / mlflow)")
+        for name, rows in table.items():
+            latency_ratio = rows["mlflow"][0] / rows["ours"][0]
+            rps_ratio = rows["ours"][2] / rows["mlflow"][2]
+            print(f"  {name:24} p50 {latency_ratio:6.1f}x lower   req/s {rps_ratio:6.1f}x higher")
+    if not all("floor" in rows for rows in table.values()):
         return
-    print("\nratios (mlflow / ours): p50 latency, requests/s (ours / mlflow)")
-    for name, latency_ratio, rps_ratio in ratios:
-        print(f"  {name:18} p50 {latency_ratio:6.1f}x lower   req/s {rps_ratio:6.1f}x higher")
+    print("\nfloor (a bare ASGI app: read, decode, answer; see serve_floor.py)")
+    for name, rows in table.items():
+        line = f"  {name:24} floor p50 {rows['floor'][0]:6.2f} ms"
+        if "ours" in rows:
+            line += f"   ours above it {rows['ours'][0] - rows['floor'][0]:6.2f} ms"
+        if "mlflow" in rows:
+            line += f"   mlflow / floor {rows['mlflow'][0] / rows['floor'][0]:6.1f}x (the most any"
+            line += " Python service could show here)"
+        print(line)
 
 
 if __name__ == "__main__":
