@@ -256,7 +256,7 @@ def main() -> None:
                 _wait(f"http://127.0.0.1:{floor_port}/")
             print(f"load before: {_load()}")
             ports = {"ours": ours_port, "mlflow": mlflow_port, "floor": floor_port}
-            _run(ports, flows, args.budget_s, pids, args.only)
+            _run(ports, flows, args.budget_s, pids)
             print(f"load after: {_load()}")
         finally:
             for proc in procs:
@@ -360,7 +360,6 @@ def _run(
     flows: list[dict[str, Any]],
     budget: float,
     pids: dict[str, int],
-    only: str | None = None,
 ) -> None:
     json_headers = {"content-type": "application/json"}
     paths = {"ours": "/v1/score", "mlflow": "/invocations", "floor": "/v1/score"}
